@@ -1,0 +1,17 @@
+"""``dc.cuda``: whether a GPU is usable, how many, and synchronisation."""
+from .backend import cuda_available, cuda_device_count, cupy_module
+
+
+def is_available() -> bool:
+    """True when CuPy is installed and at least one CUDA GPU is visible."""
+    return cuda_available()
+
+
+def device_count() -> int:
+    return cuda_device_count()
+
+
+def synchronize() -> None:
+    """Wait for all work queued on the current GPU (no-op without one)."""
+    if cuda_available():
+        cupy_module().cuda.get_current_stream().synchronize()

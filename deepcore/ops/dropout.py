@@ -1,0 +1,2 @@
+"""dropout ops."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""embedding ops."""
+__all__ = []
