@@ -261,7 +261,9 @@ def _to_array(data, dtype, device):
         data = data.data
     if isinstance(data, np.ndarray) or (cp is not None and isinstance(data, cp.ndarray)):
         arr = data
-    elif isinstance(data, (numbers.Number, np.generic, list, tuple)):
+    elif isinstance(data, np.generic):
+        arr = np.asarray(data, dtype=dtype)
+    elif isinstance(data, (numbers.Number, list, tuple)):
         if isinstance(data, (list, tuple)) and any(isinstance(v, Tensor) for v in _flatten(data)):
             data = _nested_tensor_to_numpy(data)
         arr = np.asarray(data, dtype=dtype or _infer_dtype(data))

@@ -1,2 +1,89 @@
-"""embedding ops."""
-__all__ = []
+"""Embedding lookup: gather rows of a weight matrix; the backward scatter-adds into the rows used."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import as_tensor
+
+__all__ = ["embedding"]
+
+
+def _capturing(xp) -> bool:
+    """True while the current CUDA stream is being captured into a graph (no host sync allowed then)."""
+    if xp is np:
+        return False
+    try:
+        return bool(xp.cuda.get_current_stream().is_capturing())
+    except Exception:  # pragma: no cover - older CuPy without graph capture
+        return False
+
+
+def _first_out_of_range(xp, idx, high, ignore=None):
+    """The first value of integer array ``idx`` outside [0, high) (skipping ``ignore``), or None.
+
+    On the GPU this synchronises once per call, except while a CUDA graph is being captured.
+    """
+    if idx.size == 0 or _capturing(xp):
+        return None
+    bad = (idx < 0) | (idx >= high)
+    if ignore is not None:
+        bad &= idx != ignore
+    if not bool(bad.any()):
+        return None
+    return int(idx.reshape(-1)[int(xp.argmax(bad.reshape(-1)))])
+
+
+def _scatter_add_rows(xp, out, rows, values):
+    """``out[rows[i]] += values[i]`` with repeated rows accumulating (np.add.at / cupyx.scatter_add)."""
+    if xp is np:
+        np.add.at(out, rows, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(out, rows, values)
+    return out
+
+
+class Embedding(Function):
+    """``weight[indices]``; only the indices are kept for backward."""
+
+    def forward(self, weight, indices):
+        self.save_for_backward(indices)
+        self.num = weight.shape
+        return self._xp.take(weight, indices, axis=0)
+
+    def backward(self, gy):
+        (indices,) = self.saved_tensors
+        xp = self._xp
+        n, dim = self.num
+        gw = xp.zeros((n, dim), dtype=gy.dtype)
+        _scatter_add_rows(xp, gw, indices.reshape(-1), gy.reshape(-1, dim))
+        if self.padding_idx is not None:
+            gw[self.padding_idx] = 0
+        return gw, None
+
+
+def embedding(indices, weight, padding_idx=None):
+    """Rows of ``weight`` (num_embeddings, dim) picked by integer ``indices``: output ``indices.shape + (dim,)``.
+
+    Repeated indices accumulate gradient; the ``padding_idx`` row gets none (as in torch.nn.functional).
+    """
+    if not isinstance(weight, Tensor):
+        weight = as_tensor(weight)
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {weight.shape}")
+    indices = as_tensor(indices, weight) if not isinstance(indices, Tensor) else indices
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got dtype {indices.dtype}")
+    num = weight.shape[0]
+    if padding_idx is not None:
+        padding_idx = int(padding_idx)
+        if not -num <= padding_idx < num:
+            raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for num_embeddings={num}")
+        padding_idx %= num
+    if indices.device == weight.device:
+        bad = _first_out_of_range(weight.device.xp, indices.data, num)
+        if bad is not None:
+            raise IndexError(f"embedding: index {bad} is out of range for num_embeddings={num}")
+    return Embedding.apply(weight, indices, padding_idx=padding_idx)

@@ -1,2 +1,420 @@
-"""loss ops."""
-__all__ = []
+"""Loss functions with torch.nn.functional semantics; each is one Function with a direct backward.
+
+Every loss computes the per-element loss, then reduces it (``reduction="mean" | "sum" | "none"``); the
+backward scales the upstream gradient the same way, so no generic ops are recorded.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import as_tensor, sum_to
+from .embedding import _first_out_of_range
+
+__all__ = ["mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
+           "nll_loss"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+# --- helpers -----------------------------------------------------------------------------------------
+def _check_reduction(name, reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _input(name, x):
+    x = x if isinstance(x, Tensor) else as_tensor(x)
+    if x.dtype.kind != "f" and str(x.dtype) != "bfloat16":
+        raise TypeError(f"{name}: input must be floating point, got dtype {x.dtype}")
+    return x
+
+
+def _other(x, value):
+    """``value`` (Tensor, array, list or scalar) as a Tensor on ``x``'s device; None stays None."""
+    if value is None or isinstance(value, Tensor):
+        return value
+    return as_tensor(value, x)
+
+
+def _reduce(xp, loss, reduction):
+    if reduction == "none":
+        return loss
+    total = loss.sum() if reduction == "sum" else loss.mean()
+    return xp.asarray(total, dtype=loss.dtype)
+
+
+def _expand(xp, gy, shape, reduction, dtype):
+    """The upstream gradient of a reduced loss as a per-element gradient of ``shape``."""
+    if reduction == "none":
+        return gy
+    n = int(np.prod(shape)) if reduction == "mean" else 1
+    g = gy if n == 1 else gy * (1.0 / n)
+    return xp.broadcast_to(g.astype(dtype, copy=False), shape)
+
+
+def _same_shape(name, x, t, what="target"):
+    if t.shape != x.shape:
+        raise ValueError(f"{name}: {what} shape {t.shape} does not match input shape {x.shape}")
+
+
+def _broadcastable_to(name, w, shape, what="weight"):
+    try:
+        ok = np.broadcast_shapes(w.shape, shape) == tuple(shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{name}: {what} of shape {w.shape} cannot be broadcast to input shape {tuple(shape)}")
+
+
+# --- regression losses -------------------------------------------------------------------------------
+class _Pointwise(Function):
+    """Shared frame of mse/l1: broadcast input and target, loss ``f(d)`` of ``d = x - t``."""
+
+    def forward(self, x, t):
+        xp = self._xp
+        t = t.astype(x.dtype, copy=False)
+        d = x - t
+        self.shapes = (x.shape, t.shape)
+        self.save_for_backward(d)
+        return _reduce(xp, self.loss(xp, d), self.reduction)
+
+    def backward(self, gy):
+        (d,) = self.saved_tensors
+        g = _expand(self._xp, gy, d.shape, self.reduction, d.dtype) * self.dloss(self._xp, d)
+        gx = sum_to(g, self.shapes[0]) if self.needs_input_grad[0] else None
+        gt = sum_to(-g, self.shapes[1]) if self.needs_input_grad[1] else None
+        return gx, gt
+
+
+class MSELoss(_Pointwise):
+    def loss(self, xp, d):
+        return d * d
+
+    def dloss(self, xp, d):
+        return d * 2.0
+
+
+class L1Loss(_Pointwise):
+    def loss(self, xp, d):
+        return xp.abs(d)
+
+    def dloss(self, xp, d):
+        return xp.sign(d)
+
+
+def _pointwise(cls, name, input, target, reduction):
+    _check_reduction(name, reduction)
+    x = _input(name, input)
+    t = _other(x, target)
+    try:
+        np.broadcast_shapes(x.shape, t.shape)
+    except ValueError:
+        raise ValueError(f"{name}: input shape {x.shape} and target shape {t.shape} cannot be broadcast "
+                         "together") from None
+    return cls.apply(x, t, reduction=reduction)
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean squared error ``(input - target) ** 2``, reduced (torch.nn.functional.mse_loss)."""
+    return _pointwise(MSELoss, "mse_loss", input, target, reduction)
+
+
+def l1_loss(input, target, reduction="mean"):
+    """Mean absolute error ``|input - target|``, reduced (torch.nn.functional.l1_loss)."""
+    return _pointwise(L1Loss, "l1_loss", input, target, reduction)
+
+
+# --- binary classification ---------------------------------------------------------------------------
+class BinaryCrossEntropy(Function):
+    """``-w (t log p + (1 - t) log(1 - p))`` on probabilities, logs clamped to >= -100 like torch."""
+
+    def forward(self, p, t, w):
+        xp = self._xp
+        t = t.astype(p.dtype, copy=False)
+        with np.errstate(divide="ignore"):
+            logp = xp.maximum(xp.log(p), -100.0)
+            log1mp = xp.maximum(xp.log1p(-p), -100.0)
+        raw = -(t * logp + (1 - t) * log1mp)
+        loss = raw if w is None else raw * w.astype(p.dtype, copy=False)
+        need_w = w is not None and self.needs_input_grad[2]
+        self.save_for_backward(p, t, w, raw if need_w else None,
+                               (log1mp - logp) if self.needs_input_grad[1] else None)
+        return _reduce(xp, loss, self.reduction)
+
+    def backward(self, gy):
+        p, t, w, raw, dt = self.saved_tensors
+        xp = self._xp
+        g = _expand(xp, gy, p.shape, self.reduction, p.dtype)
+        gw = sum_to(g * raw, w.shape) if raw is not None else None
+        if w is not None:
+            g = g * w.astype(p.dtype, copy=False)
+        gp = None
+        if self.needs_input_grad[0]:
+            gp = g * (p - t) / xp.maximum(p * (1 - p), 1e-12)
+        gt = g * dt if dt is not None else None
+        return gp, gt, gw
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """Binary cross-entropy between probabilities ``input`` and ``target`` of the same shape."""
+    name = "binary_cross_entropy"
+    _check_reduction(name, reduction)
+    p = _input(name, input)
+    t, w = _other(p, target), _other(p, weight)
+    _same_shape(name, p, t)
+    if w is not None:
+        _broadcastable_to(name, w, p.shape)
+    return BinaryCrossEntropy.apply(p, t, w, reduction=reduction)
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """``-w (pw t log s(x) + (1 - t) log(1 - s(x)))`` computed stably from logits ``x``.
+
+    With ``lw = 1 + (pw - 1) t`` the loss is ``(1 - t) x + lw softplus(-x)``, and
+    ``softplus(-x) = log1p(exp(-|x|)) + max(-x, 0)`` never overflows.
+    """
+
+    def forward(self, x, t, w, pw):
+        xp = self._xp
+        t = t.astype(x.dtype, copy=False)
+        sp = xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(-x, 0)  # softplus(-x)
+        if pw is None:
+            raw = (1 - t) * x + sp
+        else:
+            lw = (pw.astype(x.dtype, copy=False) - 1) * t + 1
+            raw = (1 - t) * x + lw * sp
+        loss = raw if w is None else raw * w.astype(x.dtype, copy=False)
+        need = self.needs_input_grad
+        self.save_for_backward(x, t, w, pw, raw if w is not None and need[2] else None,
+                               sp if (need[1] and pw is not None) or (pw is not None and need[3]) else None)
+        return _reduce(xp, loss, self.reduction)
+
+    def backward(self, gy):
+        x, t, w, pw, raw, sp = self.saved_tensors
+        xp = self._xp
+        need = self.needs_input_grad
+        g = _expand(xp, gy, x.shape, self.reduction, x.dtype)
+        gw = sum_to(g * raw, w.shape) if raw is not None else None
+        if w is not None:
+            g = g * w.astype(x.dtype, copy=False)
+        gx = gt = gpw = None
+        if need[0]:
+            s = (xp.tanh(x * 0.5) * 0.5 + 0.5).astype(x.dtype, copy=False)  # sigmoid(x), stable
+            if pw is None:
+                gx = g * (s - t)
+            else:
+                lw = (pw.astype(x.dtype, copy=False) - 1) * t + 1
+                gx = g * ((1 - t) - lw * (1 - s))
+        if need[1]:
+            gt = g * (-x) if pw is None else g * ((pw.astype(x.dtype, copy=False) - 1) * sp - x)
+        if pw is not None and need[3]:
+            gpw = sum_to(g * t * sp, pw.shape)
+        return gx, gt, gw, gpw
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None, reduction="mean"):
+    """Sigmoid + binary cross-entropy in one numerically stable step (logits ``input``)."""
+    name = "binary_cross_entropy_with_logits"
+    _check_reduction(name, reduction)
+    x = _input(name, input)
+    t, w, pw = _other(x, target), _other(x, weight), _other(x, pos_weight)
+    _same_shape(name, x, t)
+    if w is not None:
+        _broadcastable_to(name, w, x.shape)
+    if pw is not None:
+        _broadcastable_to(name, pw, x.shape, what="pos_weight")
+    return BinaryCrossEntropyWithLogits.apply(x, t, w, pw, reduction=reduction)
+
+
+# --- multi-class classification ----------------------------------------------------------------------
+def _class_targets(xp, y, weight, ignore_index, dtype):
+    """(safe indices, kept mask, per-element weight ``w[y]`` that is 0 where ignored) for class targets."""
+    keep = y != ignore_index
+    safe = xp.where(keep, y, 0)
+    wy = keep.astype(dtype) if weight is None else xp.take(weight, safe) * keep
+    return safe, keep, wy
+
+
+def _onehot(xp, safe, n_classes, dtype):
+    """One-hot of class indices ``safe`` (N, d...) along axis 1: shape (N, C, d...)."""
+    classes = xp.arange(n_classes).reshape((1, n_classes) + (1,) * (safe.ndim - 1))
+    return (xp.expand_dims(safe, 1) == classes).astype(dtype)
+
+
+def _per_class(w, ndim):
+    """Class weights (C,) shaped to broadcast along axis 1 of an (N, C, d...) array."""
+    return None if w is None else w.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _reduce_class_loss(xp, loss, reduction, denom):
+    if reduction == "none":
+        return loss
+    total = loss.sum()
+    if reduction == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            total = total / denom
+    return xp.asarray(total, dtype=loss.dtype)
+
+
+def _class_grad_scale(xp, gy, reduction, denom, unbatched):
+    """Upstream gradient per batch element, shaped (N, 1, d...) or a scalar."""
+    if reduction == "none":
+        return xp.expand_dims(gy.reshape(1) if unbatched else gy, 1)
+    if reduction == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return gy / denom
+    return gy
+
+
+class CrossEntropy(Function):
+    """Log-softmax over axis 1 and negative log-likelihood, fused; backward is ``(p * sum(c) - c) * g``.
+
+    ``c[i, k]`` is the coefficient of ``-log p[i, k]`` in the loss of element ``i``: the (smoothed,
+    weighted) one-hot of the class index, or the (smoothed, weighted) probability target; for a plain
+    one-hot this is the familiar ``softmax - onehot``.
+    """
+
+    def forward(self, x, y, w):
+        xp = self._xp
+        if self.unbatched:
+            x, y = x[None], y[None]
+        work = x if x.dtype.itemsize >= 4 else x.astype(np.float32)  # half precision: reduce in float32
+        dt, C, eps = work.dtype, x.shape[1], self.label_smoothing
+        wc = _per_class(None if w is None else w.astype(dt, copy=False), x.ndim)
+        z = work - work.max(axis=1, keepdims=True)
+        logp = z - xp.log(xp.exp(z).sum(axis=1, keepdims=True))
+        if self.probs:
+            y = y.astype(dt, copy=False)
+            coef = y * (1.0 - eps) + eps / C if eps else y
+            loss = -((coef if wc is None else coef * wc) * logp).sum(axis=1)
+            self.denom = float(loss.size)
+            saved = y
+        else:
+            safe, keep, wy = _class_targets(xp, y, None if w is None else w.astype(dt, copy=False),
+                                            self.ignore_index, dt)
+            loss = -xp.take_along_axis(logp, xp.expand_dims(safe, 1), axis=1)[:, 0] * wy
+            if eps:
+                smooth = -(logp if wc is None else logp * wc).sum(axis=1) * keep
+                loss = loss * (1.0 - eps) + smooth * (eps / C)
+            self.denom = wy.sum(dtype=dt)
+            saved = (safe, keep, wy)
+        self.save_for_backward(logp, saved, wc)
+        out = _reduce_class_loss(xp, loss, self.reduction, self.denom)
+        if self.unbatched and self.reduction == "none":
+            out = out[0]
+        return out.astype(self.in_dtype, copy=False)
+
+    def backward(self, gy):
+        logp, saved, wc = self.saved_tensors
+        xp = self._xp
+        dt, C, eps = logp.dtype, logp.shape[1], self.label_smoothing
+        g = _class_grad_scale(xp, gy.astype(dt, copy=False), self.reduction, self.denom, self.unbatched)
+        gx = gt = None
+        if self.probs:
+            coef = saved * (1.0 - eps) + eps / C if eps else saved
+            if wc is not None:
+                coef = coef * wc
+            if self.needs_input_grad[1]:
+                gt = -logp * (1.0 - eps) * g
+                gt = gt if wc is None else gt * wc
+        else:
+            safe, keep, wy = saved
+            coef = _onehot(xp, safe, C, dt) * xp.expand_dims(wy, 1)
+            if eps:
+                smooth = xp.expand_dims(keep.astype(dt), 1)
+                coef = coef * (1.0 - eps) + (smooth if wc is None else smooth * wc) * (eps / C)
+        if self.needs_input_grad[0]:
+            gx = ((xp.exp(logp) * coef.sum(axis=1, keepdims=True) - coef) * g).astype(self.in_dtype, copy=False)
+        if self.unbatched:
+            gx = None if gx is None else gx[0]
+            gt = None if gt is None else gt[0]
+        return gx, gt, None
+
+
+def _classification_args(name, input, target, weight, reduction):
+    """Validate the input (N, C, d...) or (C,), the reduction and the class weights."""
+    _check_reduction(name, reduction)
+    x = _input(name, input)
+    if x.ndim == 0:
+        raise ValueError(f"{name}: input must have a class dimension, got a scalar")
+    y, w = _other(x, target), _other(x, weight)
+    n_classes = x.shape[1] if x.ndim > 1 else x.shape[0]
+    if w is not None and w.shape != (n_classes,):
+        raise ValueError(f"{name}: weight of shape {w.shape} does not match {n_classes} classes of input shape "
+                         f"{x.shape}; expected shape ({n_classes},)")
+    return x, y, w, n_classes
+
+
+def _batch_shape(x):
+    return (x.shape[:1] + x.shape[2:]) if x.ndim > 1 else ()
+
+
+def _check_class_targets(name, x, y, n_classes, ignore_index):
+    batch = _batch_shape(x)
+    if y.dtype.kind not in "iu":
+        hint = f"; probability targets must have the logits' shape {x.shape}" if name == "cross_entropy" else ""
+        raise TypeError(f"{name}: class-index targets must be integers, got dtype {y.dtype} with shape "
+                        f"{y.shape}{hint}")
+    if y.shape != batch:
+        raise ValueError(f"{name}: target shape {y.shape} does not match logits batch {batch}")
+    if y.device == x.device:
+        bad = _first_out_of_range(x.device.xp, y.data, n_classes, ignore=ignore_index)
+        if bad is not None:
+            raise IndexError(f"{name}: target class {bad} is out of range for {n_classes} classes "
+                             f"(expected 0..{n_classes - 1} or ignore_index={ignore_index})")
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """Cross-entropy of logits (N, C, d...) or (C,) with class indices (N, d...) or class probabilities.
+
+    One fused log-softmax + NLL, stable for any finite logits; ``weight`` rescales classes, targets equal
+    to ``ignore_index`` are skipped, ``label_smoothing`` mixes in the uniform distribution (as in torch).
+    """
+    name = "cross_entropy"
+    x, y, w, n_classes = _classification_args(name, input, target, weight, reduction)
+    label_smoothing = float(label_smoothing)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    probs = y.dtype.kind == "f" or str(y.dtype) == "bfloat16"
+    if probs:
+        if y.shape != x.shape:
+            raise ValueError(f"{name}: probability target shape {y.shape} does not match logits shape {x.shape} "
+                             f"(class-index targets are integers of shape {_batch_shape(x)})")
+    else:
+        _check_class_targets(name, x, y, n_classes, ignore_index)
+    return CrossEntropy.apply(x, y, w, reduction=reduction, ignore_index=int(ignore_index), probs=probs,
+                              label_smoothing=label_smoothing, unbatched=x.ndim == 1, in_dtype=x.dtype)
+
+
+class NLLLoss(Function):
+    """``-w[y] * input[i, y]`` on log-probabilities; backward puts ``-w[y] * g`` at the target positions."""
+
+    def forward(self, logp, y, w):
+        xp = self._xp
+        if self.unbatched:
+            logp, y = logp[None], y[None]
+        dt = logp.dtype
+        safe, _, wy = _class_targets(xp, y, None if w is None else w.astype(dt, copy=False), self.ignore_index, dt)
+        loss = -xp.take_along_axis(logp, xp.expand_dims(safe, 1), axis=1)[:, 0] * wy
+        self.denom = wy.sum(dtype=dt)
+        self.save_for_backward(safe, wy)
+        self.n_classes = logp.shape[1]
+        out = _reduce_class_loss(xp, loss, self.reduction, self.denom)
+        return out[0] if self.unbatched and self.reduction == "none" else out
+
+    def backward(self, gy):
+        safe, wy = self.saved_tensors
+        xp = self._xp
+        g = _class_grad_scale(xp, gy, self.reduction, self.denom, self.unbatched)
+        gx = _onehot(xp, safe, self.n_classes, wy.dtype) * (-xp.expand_dims(wy, 1) * g)
+        return (gx[0] if self.unbatched else gx), None, None
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """Negative log-likelihood of log-probabilities (N, C, d...) or (C,) at integer class targets."""
+    name = "nll_loss"
+    x, y, w, n_classes = _classification_args(name, input, target, weight, reduction)
+    _check_class_targets(name, x, y, n_classes, ignore_index)
+    return NLLLoss.apply(x, y, w, reduction=reduction, ignore_index=int(ignore_index), unbatched=x.ndim == 1)
