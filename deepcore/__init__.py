@@ -1,5 +1,7 @@
 """deepcore: a define-by-run autodiff engine on NumPy (CPU) and CuPy + custom CUDA kernels (GPU)."""
 from . import autograd, backend, cuda, ops
+from . import data, datasets, io, nn, optim
+from .io import load, save
 from .autograd import Function, enable_grad, gradcheck, no_grad, set_grad_enabled, is_grad_enabled
 from .backend import Device, device, manual_seed
 from .backend.dtypes import (bfloat16, float16, float32, float64, int8, int16, int32, int64, uint8)

@@ -1,0 +1,128 @@
+"""Timing method of BENCHMARKS.md: build, warm up, then the median of timed steps, each ended by a sync."""
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import time
+
+
+from .workloads import WORKLOADS, build_deepcore, build_torch, matmul_size
+
+
+def thread_count() -> int:
+    """deepcore's CPU thread count: OMP_NUM_THREADS if set, else every core."""
+    return int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
+
+
+def _rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+def _record(workload, device, framework, times, first_ms, peak, batch, captured=False):
+    ms = statistics.median(times) * 1e3
+    return {"workload": workload, "device": device, "framework": framework, "ms": ms,
+            "samples_per_s": batch / (ms / 1e3), "peak_mem_bytes": int(peak), "captured": captured,
+            "first_step_ms": first_ms}
+
+
+def _timed(step, sync, steps, warmup):
+    t0 = time.perf_counter()
+    step()
+    sync()
+    first_ms = (time.perf_counter() - t0) * 1e3  # includes numba/kernel compilation, reported on its own
+    for _ in range(max(warmup - 1, 0)):
+        step()
+    sync()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return times, first_ms
+
+
+def run_deepcore(name: str, device: str, steps: int = 50, warmup: int = 10, capture: bool = False):
+    """Time one workload with deepcore; returns a result record."""
+    import deepcore as dc
+    from deepcore.nn import functional as F
+
+    w = WORKLOADS[name]
+    dev = dc.device(device)
+    dc.manual_seed(0)
+    pool = dev.xp.get_default_memory_pool() if dev.type == "cuda" else None
+    if pool is not None:
+        pool.free_all_blocks()
+    rss0 = _rss_bytes()
+    if w.kind == "matmul":
+        n = matmul_size(dev.type)
+        a, b = dc.randn(n, n, device=dev), dc.randn(n, n, device=dev)
+        step = lambda: a @ b  # noqa: E731
+        batch = 1
+    else:
+        model = build_deepcore(name).to(dev)
+        x = dc.randn(w.batch, *w.input_shape, device=dev)
+        y = dc.randint(0, 10, (w.batch,), device=dev)
+        opt = dc.optim.Adam(model.parameters(), lr=1e-3)
+        if capture:
+            step = dc.cuda.capture_step(model, F.cross_entropy, opt, x, y)
+            run = lambda: step(x, y)  # noqa: E731
+        else:
+            def run():
+                opt.zero_grad()
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                opt.step()
+        step, batch = run, w.batch
+    times, first_ms = _timed(step, dc.cuda.synchronize, steps, warmup)
+    peak = pool.total_bytes() if pool is not None else max(_rss_bytes() - rss0, 0)
+    return _record(name, str(dev.type), "deepcore", times, first_ms, peak, batch, captured=capture)
+
+
+def run_torch(name: str, device: str, steps: int = 50, warmup: int = 10):
+    """Time the PyTorch twin of a workload in this process; returns a result record."""
+    import torch
+
+    w = WORKLOADS[name]
+    torch.manual_seed(0)
+    dev = torch.device("cuda" if device == "cuda" else "cpu")
+    if dev.type == "cpu":
+        torch.set_num_threads(thread_count())
+    else:
+        torch.cuda.reset_peak_memory_stats()
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    rss0 = _rss_bytes()
+    if w.kind == "matmul":
+        n = matmul_size(dev.type)
+        a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
+        step, batch = (lambda: a @ b), 1
+    else:
+        model = build_torch(name, torch).to(dev)
+        x = torch.randn(w.batch, *w.input_shape, device=dev)
+        y = torch.randint(0, 10, (w.batch,), device=dev)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        loss_fn = torch.nn.functional.cross_entropy
+
+        def step():
+            opt.zero_grad()
+            loss_fn(model(x), y).backward()
+            opt.step()
+        batch = w.batch
+    times, first_ms = _timed(step, sync, steps, warmup)
+    peak = torch.cuda.max_memory_allocated() if dev.type == "cuda" else max(_rss_bytes() - rss0, 0)
+    return _record(name, dev.type, "torch", times, first_ms, peak, batch)
+
+
+def gemm_floor_ms(name: str, device: str, matmul_ms: float) -> float | None:
+    """The step's GEMM floor for the MLP workloads: its FLOPs at the measured matmul rate."""
+    if name not in ("mlp", "mlp_big"):
+        return None
+    n = matmul_size(device)
+    rate = 2 * n ** 3 / (matmul_ms / 1e3)
+    b = WORKLOADS[name].batch
+    fwd = 2 * b * (784 * 512 + 512 * 512 + 512 * 10)
+    return 3 * fwd / rate * 1e3  # forward + two backward GEMMs per layer
+
+
+__all__ = ["run_deepcore", "run_torch", "gemm_floor_ms", "thread_count"]
