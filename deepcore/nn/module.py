@@ -174,6 +174,19 @@ class Module:
             target.data[...] = to_device(array, target.device).astype(target.dtype, copy=False)
         return _IncompatibleKeys(missing, unexpected)
 
+    def save_weights(self, path) -> None:
+        """Write ``state_dict()`` to ``path`` (.npz), atomically: an existing file is replaced whole or kept."""
+        from ..io import save
+        save(self.state_dict(), path)
+
+    def load_weights(self, path, strict: bool = True):
+        """Load weights written by ``save_weights`` (or ``dc.save(model.state_dict(), path)``)."""
+        from ..io import load
+        state = load(path)
+        if not isinstance(state, dict):
+            raise ValueError(f"load_weights: {path} holds a {type(state).__name__}, not a state dict")
+        return self.load_state_dict(state, strict=strict)
+
     def _state_targets(self):
         out = {}
         for mod_name, mod in self.named_modules():

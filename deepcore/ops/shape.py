@@ -34,12 +34,12 @@ def _ints(args, name, what="shape"):
 
 
 def _pick(axis, dim, default):
-    """``axis`` or its alias ``dim`` (only one may be given), else ``default``."""
-    if dim is not None:
-        if axis is not None:
-            raise TypeError("pass either axis= or dim=, not both")
-        return dim
-    return default if axis is None else axis
+    """``axis``, or its alias ``dim`` when that is given (``axis`` must then be left at ``default``)."""
+    if dim is None:
+        return axis
+    if axis is not None and axis != default:
+        raise TypeError("pass either axis= or dim=, not both")
+    return dim
 
 
 def _int_axis(axis, ndim, name):
@@ -266,7 +266,7 @@ def unsqueeze(x, axis=None, *, dim=None):
 
 
 @tensor_method()
-def flatten(x, start_axis=None, end_axis=None, *, start_dim=None, end_dim=None):
+def flatten(x, start_axis=0, end_axis=-1, *, start_dim=None, end_dim=None):
     """Merge axes ``start_axis..end_axis`` (inclusive) into one; a 0-d tensor becomes shape (1,)."""
     start = _pick(start_axis, start_dim, 0)
     end = _pick(end_axis, end_dim, -1)
@@ -335,7 +335,7 @@ def _tensor_list(tensors, name):
     return tensors
 
 
-def cat(tensors, axis=None, *, dim=None):
+def cat(tensors, axis=0, *, dim=None):
     """Join tensors along an existing ``axis``; all other axes must match."""
     tensors = _tensor_list(tensors, "cat")
     first = tensors[0]
@@ -352,7 +352,7 @@ def cat(tensors, axis=None, *, dim=None):
 concatenate = cat
 
 
-def stack(tensors, axis=None, *, dim=None):
+def stack(tensors, axis=0, *, dim=None):
     """Join tensors of one shape along a new ``axis``."""
     tensors = _tensor_list(tensors, "stack")
     first = tensors[0]
@@ -371,7 +371,7 @@ def stack(tensors, axis=None, *, dim=None):
 
 
 @tensor_method()
-def split(x, split_size_or_sections, axis=None, *, dim=None):
+def split(x, split_size_or_sections, axis=0, *, dim=None):
     """Cut ``x`` along ``axis``: an int is the piece size (the last may be smaller), a list gives the sizes."""
     if x.ndim == 0:
         raise ValueError("split: a zero-dimensional tensor cannot be split")
@@ -392,7 +392,7 @@ def split(x, split_size_or_sections, axis=None, *, dim=None):
 
 
 @tensor_method()
-def chunk(x, chunks, axis=None, *, dim=None):
+def chunk(x, chunks, axis=0, *, dim=None):
     """Cut ``x`` into ``chunks`` pieces of size ceil(n / chunks) (torch semantics: maybe fewer pieces)."""
     chunks = operator.index(chunks)
     if chunks <= 0:
@@ -412,6 +412,8 @@ def _index_key(x, key):
     items = key if isinstance(key, tuple) else (key,)
     out, has_int_array = [], False
     for k in items:
+        if isinstance(k, np.integer):
+            k = int(k)
         if isinstance(k, Tensor):
             k = k.data
         if isinstance(k, list) or hasattr(k, "__array_interface__") or hasattr(k, "__cuda_array_interface__"):
@@ -468,6 +470,7 @@ def pad(x, pad, mode="constant", value=0):
                          f"dimension(s) (shape {x.shape})")
     if mode not in _PAD_MODES:
         raise ValueError(f"pad: mode must be one of {_PAD_MODES}, got {mode!r}")
+    value = 0 if value is None else value
     if mode != "constant" and value != 0:
         raise ValueError(f"pad: mode {mode!r} takes no fill value, got value={value!r}")
     pairs = {x.ndim - 1 - k: (widths[2 * k], widths[2 * k + 1]) for k in range(len(widths) // 2)}

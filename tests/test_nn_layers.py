@@ -1,0 +1,158 @@
+"""Layers: PyTorch-compatible outputs for ported weights, gradients (input and parameters), shape errors,
+and a small convnet that learns."""
+import numpy as np
+import pytest
+
+import deepcore as dc
+from deepcore import nn
+from harness import check_layer_grads
+
+rng = np.random.default_rng(0)
+
+
+def _port(torch_module, module):
+    module.load_state_dict({k: v.detach().numpy() for k, v in torch_module.state_dict().items()})
+
+
+LAYERS = [  # (deepcore layer, torch factory, input shape)
+    (lambda: nn.Linear(4, 3), lambda t: t.nn.Linear(4, 3), (2, 4)),
+    (lambda: nn.Linear(4, 3, bias=False), lambda t: t.nn.Linear(4, 3, bias=False), (2, 5, 4)),
+    (lambda: nn.Conv2d(2, 4, 3, padding=1), lambda t: t.nn.Conv2d(2, 4, 3, padding=1), (2, 2, 5, 5)),
+    (lambda: nn.Conv2d(4, 4, 3, stride=2, dilation=1, groups=2), lambda t: t.nn.Conv2d(4, 4, 3, stride=2, groups=2),
+     (1, 4, 6, 6)),
+    (lambda: nn.MaxPool2d(2), lambda t: t.nn.MaxPool2d(2), (2, 2, 4, 4)),
+    (lambda: nn.AvgPool2d(3, 1, 1), lambda t: t.nn.AvgPool2d(3, 1, 1), (1, 2, 4, 4)),
+    (lambda: nn.AdaptiveAvgPool2d(2), lambda t: t.nn.AdaptiveAvgPool2d(2), (1, 2, 5, 5)),
+    (lambda: nn.BatchNorm1d(3), lambda t: t.nn.BatchNorm1d(3), (6, 3)),
+    (lambda: nn.BatchNorm2d(2), lambda t: t.nn.BatchNorm2d(2), (3, 2, 2, 2)),
+    (lambda: nn.LayerNorm(4), lambda t: t.nn.LayerNorm(4), (3, 4)),
+    (lambda: nn.LayerNorm((2, 3)), lambda t: t.nn.LayerNorm((2, 3)), (2, 2, 3)),
+    (lambda: nn.PReLU(), lambda t: t.nn.PReLU(), (3, 4)),
+    (lambda: nn.PReLU(3), lambda t: t.nn.PReLU(3), (2, 3, 2)),
+    (lambda: nn.LeakyReLU(0.1), lambda t: t.nn.LeakyReLU(0.1), (3, 4)),
+    (lambda: nn.ELU(0.5), lambda t: t.nn.ELU(0.5), (3, 4)),
+    (lambda: nn.Softplus(), lambda t: t.nn.Softplus(), (3, 4)),
+    (lambda: nn.Softsign(), lambda t: t.nn.Softsign(), (3, 4)),
+    (lambda: nn.Hardtanh(-0.5, 0.5), lambda t: t.nn.Hardtanh(-0.5, 0.5), (3, 4)),
+    (lambda: nn.Sigmoid(), lambda t: t.nn.Sigmoid(), (3, 4)),
+    (lambda: nn.Tanh(), lambda t: t.nn.Tanh(), (3, 4)),
+    (lambda: nn.ReLU(), lambda t: t.nn.ReLU(), (3, 4)),
+    (lambda: nn.Softmax(axis=1), lambda t: t.nn.Softmax(dim=1), (3, 4)),
+    (lambda: nn.LogSoftmax(axis=-1), lambda t: t.nn.LogSoftmax(dim=-1), (3, 4)),
+    (lambda: nn.Flatten(), lambda t: t.nn.Flatten(), (2, 3, 4)),
+    (lambda: nn.Identity(), lambda t: t.nn.Identity(), (2, 3)),
+]
+IDS = [type(f()).__name__ + str(i) for i, (f, _, _) in enumerate(LAYERS)]
+
+
+def _input(shape):
+    x = rng.standard_normal(shape)
+    return np.where(np.abs(x) < 0.05, 0.1, x)  # keep kinks (relu, hardtanh) away from the FD step
+
+
+@pytest.mark.parametrize("make,make_torch,shape", LAYERS, ids=IDS)
+def test_layer_matches_torch(make, make_torch, shape, device):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    tm = make_torch(torch).double()
+    m = make().to(device=device, dtype=dc.float64)
+    _port(tm, m)
+    x = _input(shape)
+    for training in (True, False):
+        tm.train(training), m.train(training)
+        expect = tm(torch.from_numpy(x)).detach().numpy()
+        got = m(dc.tensor(x, device=device)).numpy()
+        np.testing.assert_allclose(got, expect, rtol=1e-6, atol=1e-8)
+    for k, v in tm.state_dict().items():  # running statistics updated identically
+        np.testing.assert_allclose(m.state_dict()[k].numpy(), v.numpy(), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("make,make_torch,shape", LAYERS, ids=IDS)
+def test_layer_gradients(make, make_torch, shape, device):
+    m = make().to(device=device)
+    check_layer_grads(m, dc.tensor(_input(shape), device=device))
+
+
+def test_default_init_matches_pytorch_bounds():
+    lin = nn.Linear(100, 50)
+    bound = 1 / np.sqrt(100)
+    w = lin.weight.numpy()
+    assert w.shape == (50, 100) and np.abs(w).max() <= bound and np.abs(w).max() > 0.9 * bound
+    conv = nn.Conv2d(3, 8, 3)
+    assert conv.weight.shape == (8, 3, 3, 3) and np.abs(conv.weight.numpy()).max() <= 1 / np.sqrt(27)
+    emb = nn.Embedding(1000, 8)
+    assert abs(emb.weight.numpy().std() - 1) < 0.05
+
+
+def test_lazy_linear_infers_in_features():
+    lin = nn.Linear(None, 3)
+    assert lin.weight is None
+    y = lin(dc.randn(2, 7))
+    assert y.shape == (2, 3) and lin.weight.shape == (3, 7) and lin.in_features == 7
+    assert [n for n, _ in lin.named_parameters()] == ["bias", "weight"] or \
+        {n for n, _ in lin.named_parameters()} == {"weight", "bias"}
+
+
+def test_shape_errors_say_what_was_expected():
+    with pytest.raises(ValueError, match=r"Linear: expected input with last dimension 4, got shape \(2, 5\)"):
+        nn.Linear(4, 3)(dc.randn(2, 5))
+    with pytest.raises(ValueError, match=r"Conv2d: expected input of shape \(N, 3, H, W\), got \(2, 4, 5, 5\)"):
+        nn.Conv2d(3, 2, 3)(dc.randn(2, 4, 5, 5))
+    with pytest.raises(ValueError, match=r"BatchNorm2d: expected input of shape \(N, 3, H, W\)"):
+        nn.BatchNorm2d(3)(dc.randn(2, 3, 4))
+    with pytest.raises(ValueError, match=r"LayerNorm: expected input ending in \(4,\)"):
+        nn.LayerNorm(4)(dc.randn(2, 3))
+    with pytest.raises(ValueError, match="p must be in"):
+        nn.Dropout(1.5)
+
+
+def test_dropout_layer_train_and_eval():
+    d = nn.Dropout(0.5)
+    x = dc.ones(1000)
+    y = d(x).numpy()
+    assert set(np.unique(y)) <= {0.0, 2.0} and 0.4 < (y == 0).mean() < 0.6
+    d.eval()
+    np.testing.assert_array_equal(d(x).numpy(), x.numpy())
+
+
+def test_embedding_layer(device):
+    emb = nn.Embedding(10, 3, padding_idx=0).to(device)
+    idx = dc.tensor([[1, 2, 1], [0, 4, 9]], device=device)
+    out = emb(idx)
+    assert out.shape == (2, 3, 3)
+    np.testing.assert_array_equal(out.numpy()[0, 0], emb.weight.numpy()[1])
+    out.backward(dc.ones(2, 3, 3, device=device))
+    g = emb.weight.grad.numpy()
+    assert g[1].tolist() == [2, 2, 2] and g[0].tolist() == [0, 0, 0] and g[3].tolist() == [0, 0, 0]
+
+
+def test_l1_l2_penalties():
+    lin = nn.Linear(2, 2)
+    w, b = lin.weight.numpy(), lin.bias.numpy()
+    assert nn.l2_penalty(lin.parameters()).item() == pytest.approx((w ** 2).sum() + (b ** 2).sum(), rel=1e-5)
+    l1 = nn.l1_penalty(lin.parameters(), weight=0.5)
+    assert l1.item() == pytest.approx(0.5 * (np.abs(w).sum() + np.abs(b).sum()), rel=1e-5)
+    l1.backward()
+    np.testing.assert_allclose(lin.weight.grad.numpy(), 0.5 * np.sign(w))
+
+
+def test_mnist_convnet_learns_on_synthetic_data(device):
+    """The benchmark's MNIST convnet (narrowed) learns a synthetic 28x28 task: its loss falls."""
+    dc.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 16, 3), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Dropout(0.25), nn.Flatten(), nn.Linear(16 * 12 * 12, 32), nn.ReLU(), nn.Dropout(0.5),
+                          nn.Linear(32, 10)).to(device)
+    x = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, 64)
+    for k in range(10):  # plant a class-dependent pattern
+        x[y == k, 0, 2 * k:2 * k + 4, 4:24] += 2.0
+    xt, yt = dc.tensor(x, device=device), dc.tensor(y, device=device)
+    opt = dc.optim.Adam(model.parameters(), lr=2e-3)
+    losses = []
+    for step in range(25):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(xt), yt)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0], losses
