@@ -349,8 +349,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
             numeric = numeric.reshape(x.shape)
             err = np.abs(a - numeric)
             tol = atol + rtol * np.abs(numeric)
-            if np.any(err > tol):
-                worst = np.unravel_index(np.argmax(err - tol), x.shape)
+            bad = ~(err <= tol)  # NaN counts as a failure
+            if np.any(bad):
+                worst = np.unravel_index(np.argmax(np.where(bad, np.nan_to_num(err - tol, nan=np.inf), -np.inf)),
+                                         x.shape)
                 raise AssertionError(
                     f"gradcheck failed for input {i} (shape {x.shape}) at index {tuple(int(v) for v in worst)}: "
                     f"analytic {a[worst]:.6g}, numeric {numeric[worst]:.6g}, abs error {err[worst]:.3g} "

@@ -28,7 +28,7 @@ def test_registration_and_names():
     assert len(list(net.parameters())) == 7
     assert [n for n, _ in net.named_children()] == ["fc", "bn", "head"]
     assert len(list(net.modules())) == 6
-    assert list(net.state_dict()) == names[:5] + ["bn.running_mean", "bn.running_var"] + names[5:]
+    assert list(net.state_dict()) == names[:5] + ["bn.running_mean", "bn.running_var", "bn.num_batches_tracked"] + names[5:]
 
 
 def test_shared_parameter_counted_once():
@@ -131,8 +131,8 @@ def test_setattr_before_init_is_explained():
 
 def test_buffers_follow_state_dict():
     bn = nn.BatchNorm2d(3)
-    assert set(dict(bn.named_buffers())) == {"running_mean", "running_var"}
-    assert set(bn.state_dict()) == {"weight", "bias", "running_mean", "running_var"}
+    assert set(dict(bn.named_buffers())) == {"running_mean", "running_var", "num_batches_tracked"}
+    assert set(bn.state_dict()) == {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}
 
 
 def test_save_and_load_weights(tmp_path):

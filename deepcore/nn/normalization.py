@@ -23,6 +23,7 @@ class _BatchNorm(Module):
         if track_running_stats:
             self.register_buffer("running_mean", zeros(num_features, **f))
             self.register_buffer("running_var", ones(num_features, **f))
+            self.register_buffer("num_batches_tracked", zeros((), dtype="int64", device=f["device"]))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
@@ -31,12 +32,15 @@ class _BatchNorm(Module):
         if self.track_running_stats:
             self.running_mean.data[...] = 0
             self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
 
     def forward(self, x):
         if x.ndim not in self._ndims or x.shape[1] != self.num_features:
             want = " or ".join(s.replace("C", str(self.num_features)) for s in self._shapes)
             raise ValueError(f"{type(self).__name__}: expected input of shape {want}, got {x.shape}")
         use_batch = self.training or not self.track_running_stats
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data += 1
         return batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, training=use_batch,
                           momentum=self.momentum, eps=self.eps)
 

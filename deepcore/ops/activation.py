@@ -128,7 +128,7 @@ class PReLU(Function):
         if self.needs_input_grad[1]:
             contrib = xp.where(pos, gy.dtype.type(0), gy * x)
             axes = tuple(i for i in range(x.ndim) if not (i == 1 and w.ndim > 0))
-            gw = contrib.sum(axis=axes).reshape(self.w_shape)
+            gw = contrib.sum(axis=axes or None).reshape(self.w_shape)
         return gx, gw
 
 

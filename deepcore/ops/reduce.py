@@ -49,6 +49,11 @@ def _as_array(xp, y):
 class _Reduce(Function):
     """A reduction over ``self.axes``; ``_grad_in`` reshapes the upstream gradient to the kept-dims shape."""
 
+    @property
+    def ax(self):
+        """The axes argument for xp: None for a 0-d input (same result; avoids ``axis=()`` in CuPy)."""
+        return None if len(self.shape) == 0 else self.axes
+
     def _grad_in(self, gy):
         return gy.reshape(_kept_shape(self.shape, self.axes))
 
@@ -60,7 +65,7 @@ class _Reduce(Function):
 class Sum(_Reduce):
     def forward(self, x):
         self.shape = x.shape
-        return _as_array(self._xp, self._xp.sum(x, axis=self.axes, keepdims=self.keepdims))
+        return _as_array(self._xp, self._xp.sum(x, axis=self.ax, keepdims=self.keepdims))
 
     def backward(self, gy):
         g = self._xp.broadcast_to(self._grad_in(gy), self.shape)
@@ -70,7 +75,7 @@ class Sum(_Reduce):
 class Mean(_Reduce):
     def forward(self, x):
         self.shape = x.shape
-        return _as_array(self._xp, self._xp.mean(x, axis=self.axes, keepdims=self.keepdims))
+        return _as_array(self._xp, self._xp.mean(x, axis=self.ax, keepdims=self.keepdims))
 
     def backward(self, gy):
         scale = 1.0 / builtins.max(_count(self.shape, self.axes), 1)
@@ -86,14 +91,14 @@ class _Extreme(_Reduce):
         if x.size == 0 and (self.axes or x.ndim == 0):
             raise ValueError(f"{self.name}: cannot reduce an empty tensor of shape {tuple(x.shape)} over "
                              f"axes {self.axes}")
-        y = _as_array(xp, self.reduce(xp, x, axis=self.axes, keepdims=True))
+        y = _as_array(xp, self.reduce(xp, x, axis=self.ax, keepdims=True))
         self.save_for_backward(x, y)
         return self._out(y)
 
     def backward(self, gy):
         x, y = self.saved_tensors
         mask = x == y
-        count = mask.sum(axis=self.axes, keepdims=True).astype(gy.dtype)
+        count = mask.sum(axis=self.ax, keepdims=True).astype(gy.dtype)
         return mask * (self._grad_in(gy) / count)
 
 
@@ -120,10 +125,10 @@ class Var(_Reduce):
     def forward(self, x):
         xp = self._xp
         self.shape = x.shape
-        d = x - xp.mean(x, axis=self.axes, keepdims=True)
+        d = x - xp.mean(x, axis=self.ax, keepdims=True)
         denom = _count(x.shape, self.axes) - self.ddof
         self.scale = 1.0 / denom if denom > 0 else math.inf  # torch: 0/0 -> nan, c/0 -> inf
-        y = _as_array(xp, xp.sum(d * d, axis=self.axes, keepdims=True) * self.scale)
+        y = _as_array(xp, xp.sum(d * d, axis=self.ax, keepdims=True) * self.scale)
         if self.sqrt:
             y = xp.sqrt(y)
         self.save_for_backward(d, y if self.sqrt else None)
@@ -147,16 +152,16 @@ class Prod(_Reduce):
     def forward(self, x):
         self.shape = x.shape
         self.save_for_backward(x)
-        return _as_array(self._xp, self._xp.prod(x, axis=self.axes, keepdims=self.keepdims))
+        return _as_array(self._xp, self._xp.prod(x, axis=self.ax, keepdims=self.keepdims))
 
     def backward(self, gy):
         (x,) = self.saved_tensors
         xp = self._xp
         zero = x == 0
         one, nil = x.dtype.type(1), x.dtype.type(0)
-        n_zero = zero.sum(axis=self.axes, keepdims=True)
+        n_zero = zero.sum(axis=self.ax, keepdims=True)
         safe = xp.where(zero, one, x)
-        p = xp.prod(safe, axis=self.axes, keepdims=True)  # product of the non-zero elements
+        p = xp.prod(safe, axis=self.ax, keepdims=True)  # product of the non-zero elements
         # no zero in the slice: p / x; one zero: p at the zero, 0 elsewhere; two or more zeros: 0
         other = xp.where(n_zero == 0, p / safe, xp.where(zero & (n_zero == 1), p, nil))
         return other * self._grad_in(gy)
@@ -168,10 +173,10 @@ class LogSumExp(_Reduce):
     def forward(self, x):
         xp = self._xp
         self.shape = x.shape
-        m = _as_array(xp, xp.max(x, axis=self.axes, keepdims=True)) if x.size else \
+        m = _as_array(xp, xp.max(x, axis=self.ax, keepdims=True)) if x.size else \
             xp.zeros(_kept_shape(x.shape, self.axes), x.dtype)
         m = xp.where(xp.isfinite(m), m, x.dtype.type(0))
-        y = xp.log(xp.sum(xp.exp(x - m), axis=self.axes, keepdims=True)) + m
+        y = xp.log(xp.sum(xp.exp(x - m), axis=self.ax, keepdims=True)) + m
         self.save_for_backward(x, y)
         return self._out(y)
 

@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from ..autograd import enable_grad
-from ..backend import device_of, to_device
+from ..backend import array_module, device_of, to_device
 from ..tensor import Tensor
 
 
@@ -260,3 +260,11 @@ def _check_number(name: str, value, low=0.0, high=None, low_open=False, high_ope
         ok = value < high if high_open else value <= high
     if not ok:
         raise ValueError(f"Invalid {label}: {value}")
+
+
+def _l2_grad(p, g, weight_decay):
+    """``g + weight_decay * p`` in a new array (the caller's gradient is never modified)."""
+    xp = array_module(p)
+    out = xp.multiply(p, weight_decay, out=xp.empty_like(p))
+    out += g
+    return out

@@ -1,0 +1,156 @@
+"""matmul (1-D operands, broadcast batch dims), dot, outer and the fused linear: forward vs NumPy, gradcheck."""
+import numpy as np
+import pytest
+from harness import check_forward, check_grad, check_op
+
+import deepcore as dc
+from deepcore.ops.linalg import linear
+
+DTYPES = [np.float32, np.float64]
+
+MATMUL_SHAPES = [
+    ((3,), (3,)),              # vector . vector -> 0-d
+    ((2, 3), (3,)),            # matrix @ vector
+    ((3,), (3, 4)),            # vector @ matrix
+    ((2, 3), (3, 4)),
+    ((1, 1), (1, 1)),
+    ((5, 2, 3), (3, 4)),       # batch @ matrix (the Linear case)
+    ((5, 2, 3), (3,)),
+    ((3,), (5, 3, 4)),
+    ((2, 3), (5, 3, 4)),       # matrix @ batch
+    ((5, 2, 3), (5, 3, 4)),
+    ((2, 1, 2, 3), (4, 3, 2)),  # (B, 1, n, k) @ (C, k, m): batch dims broadcast to (B, C)
+    ((1, 2, 3), (4, 3, 2)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("sa,sb", MATMUL_SHAPES)
+def test_matmul(sa, sb, dtype, device):
+    a, b = np.random.standard_normal(sa), np.random.standard_normal(sb)
+    out = check_forward(dc.matmul, np.matmul, [a, b], device, dtype)
+    assert out.shape == np.matmul(a, b).shape
+    check_grad(dc.matmul, [a, b], device)
+
+
+@pytest.mark.parametrize("sa,sb", [((2, 3), (3, 4)), ((5, 2, 3), (3,)), ((3,), (3,))])
+def test_matmul_operator(sa, sb, device):
+    a, b = np.random.standard_normal(sa), np.random.standard_normal(sb)
+    check_op(lambda x, y: x @ y, np.matmul, [a, b], device, np.float64)
+    check_forward(lambda x, y: x.matmul(y), np.matmul, [a, b], device, np.float64)
+
+
+def test_matmul_with_numpy_operand():
+    a, b = np.random.standard_normal((2, 3)), np.random.standard_normal((3, 4))
+    np.testing.assert_allclose((dc.tensor(a) @ b).numpy(), a @ b)   # __matmul__
+    np.testing.assert_allclose((a @ dc.tensor(b)).numpy(), a @ b)   # __rmatmul__ (ndarray defers to Tensor)
+
+
+def test_matmul_gradient_only_where_needed(device):
+    a = dc.tensor(np.random.standard_normal((4, 2, 3)), device=device, requires_grad=True)
+    b = dc.tensor(np.random.standard_normal((3, 5)), device=device)
+    (a @ b).sum().backward()
+    assert b.grad is None
+    np.testing.assert_allclose(a.grad.numpy(), np.broadcast_to(b.numpy().sum(axis=1), (4, 2, 3)))
+
+
+@pytest.mark.parametrize("sa,sb,msg", [
+    ((3, 4), (5, 6), r"matmul: shapes \(3, 4\) and \(5, 6\) do not align"),
+    ((3,), (4,), r"matmul: shapes \(3,\) and \(4,\) do not align"),
+    ((2, 2, 3), (4, 3, 2), r"matmul: batch dimensions of shapes \(2, 2, 3\) and \(4, 3, 2\) cannot be broadcast"),
+    ((), (3,), r"matmul: both operands need at least one dimension"),
+])
+def test_matmul_errors(sa, sb, msg, device):
+    with pytest.raises(ValueError, match=msg):
+        dc.matmul(dc.ones(sa, device=device), dc.ones(sb, device=device))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dot(dtype, device):
+    a, b = np.random.standard_normal(4), np.random.standard_normal(4)
+    out = check_forward(dc.dot, np.dot, [a, b], device, dtype)
+    assert out.shape == ()
+    check_grad(dc.dot, [a, b], device)
+    assert dc.tensor(a, device=device).dot(dc.tensor(b, device=device)).shape == ()
+    with pytest.raises(ValueError, match=r"dot: expected two 1-D tensors, got shapes \(2, 2\) and \(4,\)"):
+        dc.dot(dc.ones(2, 2, device=device), dc.ones(4, device=device))
+    with pytest.raises(ValueError, match=r"dot: shapes \(3,\) and \(4,\) do not align"):
+        dc.dot(dc.ones(3, device=device), dc.ones(4, device=device))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n,m", [(3, 4), (1, 5), (2, 1)])
+def test_outer(n, m, dtype, device):
+    a, b = np.random.standard_normal(n), np.random.standard_normal(m)
+    check_op(dc.outer, np.outer, [a, b], device, dtype)
+    assert dc.tensor(a, device=device).outer(dc.tensor(b, device=device)).shape == (n, m)
+    with pytest.raises(ValueError, match=r"outer: expected two 1-D tensors"):
+        dc.outer(dc.ones(2, 2, device=device), dc.ones(3, device=device))
+
+
+# --- linear -----------------------------------------------------------------------------------------
+def _np_linear(x, w, b=None):
+    y = x @ w.T
+    return y if b is None else y + b
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("xshape", [(3,), (4, 3), (2, 4, 3), (0, 3)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear(xshape, bias, dtype, device):
+    x, w, b = np.random.standard_normal(xshape), np.random.standard_normal((5, 3)), np.random.standard_normal(5)
+    arrays = [x, w, b] if bias else [x, w]
+    out = check_forward(linear, _np_linear, arrays, device, dtype)
+    assert out.shape == xshape[:-1] + (5,)
+    if x.size:
+        check_grad(linear, arrays, device)
+
+
+def test_linear_matches_torch(device):
+    torch = pytest.importorskip("torch")
+    x, w, b = np.random.standard_normal((4, 3)), np.random.standard_normal((2, 3)), np.random.standard_normal(2)
+    tx, tw, tb = (torch.tensor(v, requires_grad=True) for v in (x, w, b))
+    dx, dw, db = (dc.tensor(v, device=device, requires_grad=True) for v in (x, w, b))
+    g = np.random.standard_normal((4, 2))
+    torch.nn.functional.linear(tx, tw, tb).backward(torch.tensor(g))
+    y = linear(dx, dw, db)
+    y.backward(dc.tensor(g, device=device))
+    np.testing.assert_allclose(y.numpy(), torch.nn.functional.linear(tx, tw, tb).detach().numpy(), rtol=1e-12)
+    for d, t in ((dx, tx), (dw, tw), (db, tb)):
+        np.testing.assert_allclose(d.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+
+
+def test_linear_is_one_function_and_skips_unneeded_grads(device):
+    x = dc.tensor(np.random.standard_normal((4, 3)), device=device)  # input needs no grad
+    w = dc.tensor(np.random.standard_normal((2, 3)), device=device, requires_grad=True)
+    b = dc.tensor(np.zeros(2), device=device)                         # bias needs no grad
+    y = linear(x, w, b)
+    assert type(y.grad_fn).__name__ == "Linear"
+    assert y.grad_fn.saved_tensors[1] is None  # the weight is not kept: no input gradient is needed
+    y.sum().backward()
+    assert x.grad is None and b.grad is None
+    np.testing.assert_allclose(w.grad.numpy(), np.broadcast_to(x.numpy().sum(0), (2, 3)))
+
+
+@pytest.mark.parametrize("xs,ws,bs,msg", [
+    ((4, 3), (5, 6), None, r"linear: input of shape \(4, 3\) does not match weight of shape \(5, 6\)"),
+    ((4, 3), (3,), None, r"linear: weight must be 2-D \(out_features, in_features\), got shape \(3,\)"),
+    ((4, 3), (5, 3), (4,), r"linear: bias of shape \(4,\) does not match weight of shape \(5, 3\)"),
+])
+def test_linear_errors(xs, ws, bs, msg, device):
+    with pytest.raises(ValueError, match=msg):
+        linear(dc.ones(xs, device=device), dc.ones(ws, device=device),
+               None if bs is None else dc.ones(bs, device=device))
+
+
+@pytest.mark.parametrize("fn,shapes", [
+    (dc.matmul, [(2, 3), (3, 4)]), (dc.matmul, [(5, 2, 3), (3, 4)]), (dc.matmul, [(3,), (3,)]),
+    (dc.dot, [(3,), (3,)]), (dc.outer, [(2,), (3,)]), (linear, [(4, 3), (2, 3), (2,)]),
+])
+def test_float32_stays_float32(fn, shapes, device):
+    ts = [dc.tensor(np.random.standard_normal(s).astype(np.float32), device=device, requires_grad=True)
+          for s in shapes]
+    y = fn(*ts)
+    assert y.dtype == dc.float32
+    grads = dc.autograd.grad(y, ts, dc.ones(y.shape, device=device))
+    assert all(g.dtype == dc.float32 for g in grads)
