@@ -38,9 +38,14 @@ def _other(x, value):
     return as_tensor(value, x)
 
 
+def _arrays(xp, *grads):
+    """Gradients as arrays (NumPy returns scalars from 0-d arithmetic); None stays None."""
+    return tuple(None if g is None else xp.asarray(g) for g in grads)
+
+
 def _reduce(xp, loss, reduction):
     if reduction == "none":
-        return loss
+        return xp.asarray(loss)
     total = loss.sum() if reduction == "sum" else loss.mean()
     return xp.asarray(total, dtype=loss.dtype)
 
@@ -85,7 +90,7 @@ class _Pointwise(Function):
         g = _expand(self._xp, gy, d.shape, self.reduction, d.dtype) * self.dloss(self._xp, d)
         gx = sum_to(g, self.shapes[0]) if self.needs_input_grad[0] else None
         gt = sum_to(-g, self.shapes[1]) if self.needs_input_grad[1] else None
-        return gx, gt
+        return _arrays(self._xp, gx, gt)
 
 
 class MSELoss(_Pointwise):
@@ -154,7 +159,7 @@ class BinaryCrossEntropy(Function):
         if self.needs_input_grad[0]:
             gp = g * (p - t) / xp.maximum(p * (1 - p), 1e-12)
         gt = g * dt if dt is not None else None
-        return gp, gt, gw
+        return _arrays(xp, gp, gt, gw)
 
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
@@ -211,7 +216,7 @@ class BinaryCrossEntropyWithLogits(Function):
             gt = g * (-x) if pw is None else g * ((pw.astype(x.dtype, copy=False) - 1) * sp - x)
         if pw is not None and need[3]:
             gpw = sum_to(g * t * sp, pw.shape)
-        return gx, gt, gw, gpw
+        return _arrays(xp, gx, gt, gw, gpw)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None, reduction="mean"):
@@ -303,7 +308,7 @@ class CrossEntropy(Function):
         self.save_for_backward(logp, saved, wc)
         out = _reduce_class_loss(xp, loss, self.reduction, self.denom)
         if self.unbatched and self.reduction == "none":
-            out = out[0]
+            out = out.reshape(())
         return out.astype(self.in_dtype, copy=False)
 
     def backward(self, gy):
@@ -378,11 +383,13 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
     probs = y.dtype.kind == "f" or str(y.dtype) == "bfloat16"
-    if probs:
-        if y.shape != x.shape:
-            raise ValueError(f"{name}: probability target shape {y.shape} does not match logits shape {x.shape} "
-                             f"(class-index targets are integers of shape {_batch_shape(x)})")
-    else:
+    if probs and y.shape != x.shape:
+        if y.shape == _batch_shape(x):
+            raise TypeError(f"{name}: class-index targets must be integers, got dtype {y.dtype} with shape "
+                            f"{y.shape}; probability targets must have the logits' shape {x.shape}")
+        raise ValueError(f"{name}: probability target shape {y.shape} does not match logits shape {x.shape} "
+                         f"(class-index targets are integers of shape {_batch_shape(x)})")
+    if not probs:
         _check_class_targets(name, x, y, n_classes, ignore_index)
     return CrossEntropy.apply(x, y, w, reduction=reduction, ignore_index=int(ignore_index), probs=probs,
                               label_smoothing=label_smoothing, unbatched=x.ndim == 1, in_dtype=x.dtype)
@@ -402,7 +409,7 @@ class NLLLoss(Function):
         self.save_for_backward(safe, wy)
         self.n_classes = logp.shape[1]
         out = _reduce_class_loss(xp, loss, self.reduction, self.denom)
-        return out[0] if self.unbatched and self.reduction == "none" else out
+        return out.reshape(()) if self.unbatched and self.reduction == "none" else out
 
     def backward(self, gy):
         safe, wy = self.saved_tensors

@@ -1,2 +1,175 @@
-"""norm ops."""
-__all__ = []
+"""Batch and layer normalisation, each one Function with the closed-form backward.
+
+Both normalise ``xhat = (x - mean) / sqrt(var + eps)`` (biased variance) and apply an optional affine
+``xhat * weight + bias``. With batch statistics the input gradient is
+``invstd * (gxhat - mean(gxhat) - xhat * mean(gxhat * xhat))`` over the reduced axes.
+"""
+from __future__ import annotations
+
+import numbers
+
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import as_tensor
+
+__all__ = ["batch_norm", "layer_norm"]
+
+
+def _normalized_backward(gxhat, xhat, invstd, axes):
+    """Gradient through ``xhat = (x - mean(x)) * invstd`` where mean and variance are over ``axes``."""
+    return invstd * (gxhat - gxhat.mean(axis=axes, keepdims=True)
+                     - xhat * (gxhat * xhat).mean(axis=axes, keepdims=True))
+
+
+def _affine_grads(needs, gy, xhat, axes, shape):
+    gw = (gy * xhat).sum(axis=axes).reshape(shape) if needs[1] else None
+    gb = gy.sum(axis=axes).reshape(shape) if needs[2] else None
+    return gw, gb
+
+
+class BatchNorm(Function):
+    """Normalise per channel (axis 1) over the batch and spatial axes; updates running stats in training."""
+
+    def forward(self, x, w, b):
+        xp = self._xp
+        axes = (0,) + tuple(range(2, x.ndim))
+        bshape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        if self.training:
+            mean = x.mean(axis=axes, keepdims=True)
+            var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+            self._update_running(mean, var, x.size // x.shape[1])
+        else:
+            mean = self.running_mean.reshape(bshape).astype(x.dtype, copy=False)
+            var = self.running_var.reshape(bshape).astype(x.dtype, copy=False)
+        invstd = 1.0 / xp.sqrt(var + self.eps)
+        xhat = (x - mean) * invstd
+        y = xhat if w is None else xhat * w.reshape(bshape)
+        if b is not None:
+            y = y + b.reshape(bshape)
+        need_xhat = self.training or self.needs_input_grad[1]
+        self.axes, self.bshape = axes, bshape
+        self.save_for_backward(xhat if need_xhat else None, invstd, w)
+        return y.astype(x.dtype, copy=False)
+
+    def _update_running(self, mean, var, n):
+        """running = (1 - momentum) * running + momentum * batch stat, unbiased variance, in place."""
+        m = self.momentum
+        if self.running_mean is not None:
+            rm = self.running_mean
+            rm[...] = (rm * (1.0 - m) + mean.reshape(-1).astype(rm.dtype) * m).astype(rm.dtype, copy=False)
+        if self.running_var is not None:
+            rv = self.running_var
+            unbiased = var.reshape(-1).astype(rv.dtype) * (n / (n - 1))
+            rv[...] = (rv * (1.0 - m) + unbiased * m).astype(rv.dtype, copy=False)
+
+    def backward(self, gy):
+        xhat, invstd, w = self.saved_tensors
+        gxhat = gy if w is None else gy * w.reshape(self.bshape)
+        gx = None
+        if self.needs_input_grad[0]:
+            if self.training:
+                gx = _normalized_backward(gxhat, xhat, invstd, self.axes)
+            else:
+                gx = gxhat * invstd
+        gw, gb = _affine_grads(self.needs_input_grad, gy, xhat, self.axes, (-1,))
+        return gx, gw, gb
+
+
+def _raw(name, what, value, x, shape):
+    """The array of ``value`` (Tensor or array) checked to have ``shape``; None stays None."""
+    if value is None:
+        return None
+    arr = value.data if isinstance(value, Tensor) else value
+    if tuple(arr.shape) != tuple(shape):
+        raise ValueError(f"{name}: {what} has shape {tuple(arr.shape)} but input of shape {x.shape} needs "
+                         f"{tuple(shape)}")
+    return arr
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Batch normalisation of (N, C), (N, C, L) or (N, C, H, W) input over every axis but the channel axis 1.
+
+    Training uses the batch statistics and updates ``running_mean``/``running_var`` in place (momentum,
+    unbiased variance); evaluation uses the running statistics (torch.nn.functional.batch_norm).
+    """
+    name = "batch_norm"
+    x = x if isinstance(x, Tensor) else as_tensor(x)
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected input of shape (N, C, ...) with at least 2 dimensions, "
+                         f"got shape {x.shape}")
+    C = x.shape[1]
+    w = _other_tensor(x, weight)
+    b = _other_tensor(x, bias)
+    for what, t in (("weight", w), ("bias", b)):
+        if t is not None and t.shape != (C,):
+            raise ValueError(f"{name}: {what} has shape {t.shape} but input of shape {x.shape} has {C} "
+                             f"channels; expected ({C},)")
+    rm = _raw(name, "running_mean", running_mean, x, (C,))
+    rv = _raw(name, "running_var", running_var, x, (C,))
+    for what, arr in (("running_mean", rm), ("running_var", rv)):
+        if arr is not None and type(arr) is not type(x.data):
+            raise RuntimeError(f"{name}: {what} is on a different device than the input ({x.device})")
+    if training:
+        per_channel = x.size // C if C else 0
+        if per_channel <= 1:
+            raise ValueError(f"{name}: expected more than 1 value per channel when training, got input of "
+                             f"shape {x.shape}")
+    elif rm is None or rv is None:
+        raise ValueError(f"{name}: running_mean and running_var are required when training=False")
+    return BatchNorm.apply(x, w, b, running_mean=rm, running_var=rv, training=bool(training),
+                           momentum=float(momentum), eps=float(eps))
+
+
+def _other_tensor(x, value):
+    if value is None or isinstance(value, Tensor):
+        return value
+    return as_tensor(value, x)
+
+
+class LayerNorm(Function):
+    """Normalise over the trailing ``len(normalized_shape)`` axes of each sample."""
+
+    def forward(self, x, w, b):
+        xp = self._xp
+        axes = tuple(range(x.ndim - self.k, x.ndim))
+        mean = x.mean(axis=axes, keepdims=True)
+        var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+        invstd = 1.0 / xp.sqrt(var + self.eps)
+        xhat = (x - mean) * invstd
+        y = xhat if w is None else xhat * w
+        if b is not None:
+            y = y + b
+        self.axes = axes
+        self.save_for_backward(xhat, invstd, w)
+        return y.astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        xhat, invstd, w = self.saved_tensors
+        lead = tuple(range(gy.ndim - self.k))
+        gx = None
+        if self.needs_input_grad[0]:
+            gxhat = gy if w is None else gy * w
+            gx = _normalized_backward(gxhat, xhat, invstd, self.axes)
+        shape = gy.shape[gy.ndim - self.k:]
+        gw, gb = _affine_grads(self.needs_input_grad, gy, xhat, lead, shape)
+        return gx, gw, gb
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Layer normalisation over the trailing dimensions ``normalized_shape`` (torch.nn.functional.layer_norm)."""
+    name = "layer_norm"
+    x = x if isinstance(x, Tensor) else as_tensor(x)
+    if isinstance(normalized_shape, numbers.Integral):
+        shape = (int(normalized_shape),)
+    else:
+        shape = tuple(int(s) for s in normalized_shape)
+    k = len(shape)
+    if k == 0 or k > x.ndim or x.shape[x.ndim - k:] != shape:
+        raise ValueError(f"{name}: normalized_shape {shape} does not match the last dimension(s) of input shape "
+                         f"{x.shape}")
+    w = _other_tensor(x, weight)
+    b = _other_tensor(x, bias)
+    for what, t in (("weight", w), ("bias", b)):
+        if t is not None and t.shape != shape:
+            raise ValueError(f"{name}: {what} has shape {t.shape} but normalized_shape is {shape}")
+    return LayerNorm.apply(x, w, b, k=k, eps=float(eps))
