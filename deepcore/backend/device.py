@@ -30,7 +30,7 @@ def cuda_device_count() -> int:
 class Device:
     """A place where arrays live: ``cpu`` (NumPy) or ``cuda:N`` (CuPy on GPU N)."""
 
-    __slots__ = ("type", "index")
+    __slots__ = ("type", "index", "_ctx")
 
     def __init__(self, type: str, index: int | None = None):
         self.type = type

@@ -137,7 +137,7 @@ def _col2im(xp, gcols, x_shape, stride, padding, dilation):
     if xp is np and gcols.dtype in _FAST_DTYPES:
         kernels = _numba_kernels()
         if kernels is not None:
-            return kernels.col2im(np.ascontiguousarray(gcols), *x_shape, *stride, *padding, *dilation)
+            return kernels.col2im(gcols, *x_shape, *stride, *padding, *dilation)
     elif xp is not np and _use_cuda(gcols):
         return _col2im_cuda(gcols, x_shape, stride, padding, dilation)
     return _col2im_xp(xp, gcols, x_shape, stride, padding, dilation)
@@ -181,9 +181,9 @@ class Conv2d(Function):
         need_x, need_w = self.needs_input_grad[0], self.needs_input_grad[1]
         need_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
         gx = gw = gb = None
-        if need_b:
-            gb = gy.sum(axis=(0, 2, 3))
         if self.pointwise:
+            if need_b:
+                gb = gy.sum(axis=(0, 2, 3))
             o, cg = gy.shape[1], c // g
             gy_r = gy.reshape(n, g, o // g, oh * ow)
             if need_x:
@@ -193,11 +193,13 @@ class Conv2d(Function):
                 gy_t = gy_r.transpose(1, 2, 0, 3).reshape(g, o // g, n * oh * ow)
                 x_t = x.reshape(n, g, cg, h * wd).transpose(1, 0, 3, 2).reshape(g, n * h * wd, cg)
                 gw = xp.matmul(gy_t, x_t).reshape(o, cg, 1, 1)
-            return gx, gw, gb
+            return (gx, gw, gb)[:len(self.needs_input_grad)]
         o = gy.shape[1]
         kh, kw = self.kernel
         ckk = c // g * kh * kw
         gy_t = gy.transpose(1, 0, 2, 3).reshape(g, o // g, n * oh * ow)
+        if need_b:
+            gb = gy_t.sum(axis=2).reshape(o)
         if need_w:
             cols = _im2col(xp, x, kh, kw, oh, ow, self.stride, self.padding, self.dilation)
             gw = xp.matmul(gy_t, cols.reshape(g, ckk, n * oh * ow).transpose(0, 2, 1)).reshape(o, c // g, kh, kw)
@@ -206,7 +208,7 @@ class Conv2d(Function):
             gcols = xp.matmul(w.reshape(g, o // g, ckk).transpose(0, 2, 1), gy_t)
             gx = _col2im(xp, gcols.reshape(c, kh, kw, n, oh, ow), self.x_shape, self.stride, self.padding,
                          self.dilation)
-        return gx, gw, gb
+        return (gx, gw, gb)[:len(self.needs_input_grad)]
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

@@ -6,6 +6,7 @@ import numpy as np
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import as_tensor
+from .shape import scatter_add
 
 __all__ = ["embedding"]
 
@@ -35,16 +36,6 @@ def _first_out_of_range(xp, idx, high, ignore=None):
     return int(idx.reshape(-1)[int(xp.argmax(bad.reshape(-1)))])
 
 
-def _scatter_add_rows(xp, out, rows, values):
-    """``out[rows[i]] += values[i]`` with repeated rows accumulating (np.add.at / cupyx.scatter_add)."""
-    if xp is np:
-        np.add.at(out, rows, values)
-    else:
-        import cupyx
-        cupyx.scatter_add(out, rows, values)
-    return out
-
-
 class Embedding(Function):
     """``weight[indices]``; only the indices are kept for backward."""
 
@@ -58,7 +49,7 @@ class Embedding(Function):
         xp = self._xp
         n, dim = self.num
         gw = xp.zeros((n, dim), dtype=gy.dtype)
-        _scatter_add_rows(xp, gw, indices.reshape(-1), gy.reshape(-1, dim))
+        scatter_add(xp, gw, indices.reshape(-1), gy.reshape(-1, dim))
         if self.padding_idx is not None:
             gw[self.padding_idx] = 0
         return gw, None

@@ -1,2 +1,249 @@
-"""pool ops."""
-__all__ = []
+"""2-D pooling over NCHW tensors: max, average (count_include_pad=True) and adaptive average.
+
+The generic paths visit the kh*kw window offsets, each a strided view of the (padded) input, so they
+run unchanged on numpy and cupy. Fast paths: numba for the max-pool backward on the CPU, CUDA kernels
+(``kernels/pool.cu``) for max/avg pooling on the GPU; the tests compare them with the generic path.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from ..backend import device_of, get_kernel
+from ..tensor import Tensor
+from ._util import as_tensor
+from .conv import _FAST_DTYPES, _launch, _numba_kernels, _pair, _suffix, _use_cuda
+
+__all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
+
+
+def _window(a, i, j, oh, ow, stride):
+    """The (N, C, OH, OW) view of ``a`` seen by kernel offset (i, j) of every window."""
+    sh, sw = stride
+    return a[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+
+
+def _padded(xp, x, padding, fill):
+    ph, pw = padding
+    if not (ph or pw):
+        return x
+    n, c, h, w = x.shape
+    out = xp.full((n, c, h + 2 * ph, w + 2 * pw), fill, dtype=x.dtype)
+    out[:, :, ph:ph + h, pw:pw + w] = x
+    return out
+
+
+def _pool_args(x_shape, kernel, out_hw, stride, padding, total):
+    h, w = x_shape[2:]
+    ints = (h, w, *kernel, *out_hw, *stride, *padding)
+    return tuple(np.int32(v) for v in ints) + (np.int64(total),)
+
+
+def _cuda_call(name, dtype, like, total, arrays, x_shape, kernel, out_hw, stride, padding):
+    """Launch ``name`` (from pool.cu, dtype suffix added) over ``total`` elements."""
+    if total:
+        with like.device:
+            fn = get_kernel("pool.cu", f"{name}_{_suffix(dtype)}", device_of(like))
+            _launch(fn, total, tuple(arrays) + _pool_args(x_shape, kernel, out_hw, stride, padding, total))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# max pooling
+
+def _maxpool_backward_xp(xp, arg, gy, x_shape, kernel, stride, padding):
+    """Generic max-pool backward: ``arg`` holds each window's argmax offset i * KW + j."""
+    n, c, h, w = x_shape
+    kh, kw = kernel
+    ph, pw = padding
+    oh, ow = gy.shape[2:]
+    gpad = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=gy.dtype)
+    zero = xp.zeros((), dtype=gy.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            _window(gpad, i, j, oh, ow, stride)[...] += xp.where(arg == i * kw + j, gy, zero)
+    return xp.ascontiguousarray(gpad[:, :, ph:ph + h, pw:pw + w])
+
+
+class MaxPool2d(Function):
+    """y = max over each window (padding counts as -inf); backward sends gy to the argmax of its window."""
+
+    def forward(self, x):
+        xp = self._xp
+        kh, kw = self.kernel
+        oh, ow = self.out_hw
+        self.x_shape = x.shape
+        if xp is not np and _use_cuda(x):
+            x = xp.ascontiguousarray(x)
+            y = xp.empty(x.shape[:2] + (oh, ow), dtype=x.dtype)
+            arg = xp.empty(y.shape, dtype=np.int32)  # flat index h * W + w in the input plane
+            _cuda_call("maxpool_fwd", x.dtype, x, y.size, (x, y, arg), x.shape, self.kernel, self.out_hw,
+                       self.stride, self.padding)
+            self.cuda_arg = True
+        else:
+            low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+            xpad = _padded(xp, x, self.padding, low)
+            y = _window(xpad, 0, 0, oh, ow, self.stride).copy()
+            arg = xp.zeros(y.shape, dtype=np.int16 if kh * kw < 2 ** 15 else np.int32)
+            for k in range(1, kh * kw):
+                v = _window(xpad, k // kw, k % kw, oh, ow, self.stride)
+                better = v > y
+                if x.dtype.kind == "f":
+                    better |= v != v  # NaN wins, as in PyTorch
+                xp.copyto(y, v, where=better)
+                xp.copyto(arg, k, where=better)
+            self.cuda_arg = False
+        self.save_for_backward(arg)
+        return y
+
+    def backward(self, gy):
+        xp = self._xp
+        (arg,) = self.saved_tensors
+        if self.cuda_arg:
+            gy = xp.ascontiguousarray(gy)
+            gx = xp.empty(self.x_shape, dtype=gy.dtype)
+            _cuda_call("maxpool_bwd", gy.dtype, gy, gx.size, (gy, arg, gx), self.x_shape, self.kernel,
+                       self.out_hw, self.stride, self.padding)
+            return gx
+        return _maxpool_backward(xp, arg, gy, self.x_shape, self.kernel, self.stride, self.padding)
+
+
+def _maxpool_backward(xp, arg, gy, x_shape, kernel, stride, padding):
+    if xp is np and gy.dtype in _FAST_DTYPES:
+        kernels = _numba_kernels()
+        if kernels is not None:
+            return kernels.maxpool_backward(arg, gy, x_shape[2], x_shape[3], kernel[1],
+                                            *stride, *padding)
+    return _maxpool_backward_xp(xp, arg, gy, x_shape, kernel, stride, padding)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# average pooling
+
+class AvgPool2d(Function):
+    """y = mean of each window, zero padding included in the count (PyTorch's count_include_pad=True)."""
+
+    def forward(self, x):
+        xp = self._xp
+        kh, kw = self.kernel
+        oh, ow = self.out_hw
+        self.x_shape = x.shape
+        if xp is not np and _use_cuda(x):
+            x = xp.ascontiguousarray(x)
+            y = xp.empty(x.shape[:2] + (oh, ow), dtype=x.dtype)
+            _cuda_call("avgpool_fwd", x.dtype, x, y.size, (x, y), x.shape, self.kernel, self.out_hw,
+                       self.stride, self.padding)
+            return y
+        xpad = _padded(xp, x, self.padding, 0)
+        y = _window(xpad, 0, 0, oh, ow, self.stride).copy()
+        for k in range(1, kh * kw):
+            y += _window(xpad, k // kw, k % kw, oh, ow, self.stride)
+        y *= 1.0 / (kh * kw)
+        return y
+
+    def backward(self, gy):
+        xp = self._xp
+        kh, kw = self.kernel
+        if xp is not np and _use_cuda(gy):
+            gy = xp.ascontiguousarray(gy)
+            gx = xp.empty(self.x_shape, dtype=gy.dtype)
+            _cuda_call("avgpool_bwd", gy.dtype, gy, gx.size, (gy, gx), self.x_shape, self.kernel, self.out_hw,
+                       self.stride, self.padding)
+            return gx
+        n, c, h, w = self.x_shape
+        ph, pw = self.padding
+        oh, ow = self.out_hw
+        gpad = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=gy.dtype)
+        share = gy * (1.0 / (kh * kw))
+        for i in range(kh):
+            for j in range(kw):
+                _window(gpad, i, j, oh, ow, self.stride)[...] += share
+        return xp.ascontiguousarray(gpad[:, :, ph:ph + h, pw:pw + w])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# adaptive average pooling
+
+def _adaptive_matrix(xp, size, out, dtype):
+    """(out, size) averaging matrix of torch's bins [floor(i*size/out), ceil((i+1)*size/out))."""
+    m = np.zeros((out, size))
+    for i in range(out):
+        start = (i * size) // out
+        end = -((-(i + 1) * size) // out)
+        m[i, start:end] = 1.0 / (end - start)
+    return xp.asarray(m.astype(dtype))
+
+
+class AdaptiveAvgPool2d(Function):
+    """Average over torch's adaptive bins. The bins factor into rows x columns, so y = A_h @ x @ A_w^T."""
+
+    def forward(self, x):
+        xp = self._xp
+        n, c, h, w = self.x_shape = x.shape
+        oh, ow = self.out_hw
+        if h % oh == 0 and w % ow == 0:  # equal, non-overlapping bins: a reshape and a mean
+            return x.reshape(n, c, oh, h // oh, ow, w // ow).mean(axis=(3, 5))
+        self.a_h = _adaptive_matrix(xp, h, oh, x.dtype)
+        self.a_w = _adaptive_matrix(xp, w, ow, x.dtype)
+        return xp.matmul(xp.matmul(self.a_h, x), self.a_w.T)
+
+    def backward(self, gy):
+        xp = self._xp
+        n, c, h, w = self.x_shape
+        oh, ow = self.out_hw
+        if h % oh == 0 and w % ow == 0:
+            bh, bw = h // oh, w // ow
+            g = gy.reshape(n, c, oh, 1, ow, 1) * (1.0 / (bh * bw))
+            return xp.ascontiguousarray(xp.broadcast_to(g, (n, c, oh, bh, ow, bw))).reshape(self.x_shape)
+        return xp.matmul(xp.matmul(self.a_h.T, gy), self.a_w)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# public functions
+
+def _check_pool(name, x, kernel_size, stride, padding):
+    if not isinstance(x, Tensor):
+        x = as_tensor(x)
+    if x.ndim != 4:
+        raise ValueError(f"{name}: expected a 4-D input (N, C, H, W), got shape {x.shape}")
+    kernel = _pair(kernel_size, "kernel_size", name)
+    stride = kernel if stride is None else _pair(stride, "stride", name)
+    padding = _pair(padding, "padding", name, minimum=0)
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise ValueError(f"{name}: padding {padding} must be at most half of kernel_size {kernel}")
+    h, w = x.shape[2:]
+    hp, wp = h + 2 * padding[0], w + 2 * padding[1]
+    if kernel[0] > hp or kernel[1] > wp:
+        raise ValueError(f"{name}: kernel_size {kernel} is larger than the padded input {(hp, wp)}")
+    out_hw = ((hp - kernel[0]) // stride[0] + 1, (wp - kernel[1]) // stride[1] + 1)
+    return x, dict(kernel=kernel, stride=stride, padding=padding, out_hw=out_hw)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    """Max over kernel_size windows of an NCHW tensor (stride defaults to kernel_size; pads with -inf)."""
+    x, hyper = _check_pool("max_pool2d", x, kernel_size, stride, padding)
+    return MaxPool2d.apply(x, **hyper)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    """Mean over kernel_size windows of an NCHW tensor; zero padding counts (count_include_pad=True)."""
+    x, hyper = _check_pool("avg_pool2d", x, kernel_size, stride, padding)
+    if x.dtype.kind != "f":
+        raise TypeError(f"avg_pool2d: expected a floating-point input, got {x.dtype}")
+    return AvgPool2d.apply(x, **hyper)
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Average an NCHW tensor down to ``output_size`` (int or pair; None keeps that size) with torch's bins."""
+    if not isinstance(x, Tensor):
+        x = as_tensor(x)
+    if x.ndim != 4:
+        raise ValueError(f"adaptive_avg_pool2d: expected a 4-D input (N, C, H, W), got shape {x.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"adaptive_avg_pool2d: expected a floating-point input, got {x.dtype}")
+    h, w = x.shape[2:]
+    if isinstance(output_size, (tuple, list)):
+        if len(output_size) != 2:
+            raise ValueError(f"adaptive_avg_pool2d: output_size must be an int or a pair, got {tuple(output_size)}")
+        output_size = (h if output_size[0] is None else output_size[0], w if output_size[1] is None else output_size[1])
+    out_hw = _pair(output_size, "output_size", "adaptive_avg_pool2d")
+    return AdaptiveAvgPool2d.apply(x, out_hw=out_hw)
