@@ -1,20 +1,43 @@
-"""deepcore: a define-by-run autodiff engine on NumPy (CPU) and CuPy + custom CUDA kernels (GPU)."""
+"""deepcore: a define-by-run autodiff engine on NumPy (CPU) and CuPy + custom CUDA kernels (GPU).
+
+The public surface is listed explicitly below; see DESIGN.md for the contract.
+"""
 from . import autograd, backend, cuda, ops
-from . import data, datasets, io, nn, optim
-from .io import load, save
-from .autograd import Function, enable_grad, gradcheck, no_grad, set_grad_enabled, is_grad_enabled
+from .autograd import Function, enable_grad, gradcheck, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import Device, device, manual_seed
-from .backend.dtypes import (bfloat16, float16, float32, float64, int8, int16, int32, int64, uint8)
+from .backend.dtypes import bfloat16, float16, float32, float64, int8, int16, int32, int64, uint8
 from .backend.dtypes import bool_ as bool  # noqa: A001 - dc.bool, as in torch
 from .tensor import (Tensor, arange, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand,
                      randint, randn, tensor, zeros, zeros_like)
 from .ops.elementwise import (abs, add, clamp, clip, cos, div, exp, log, maximum, minimum, mul, neg, pow, sin,
                               sqrt, sub, where)
-from .ops.activation import relu, sigmoid, tanh
-# The op families below are being filled in; each module's __all__ lists its public dc-level names.
-from .ops.reduce import *  # noqa: F401,F403
-from .ops.shape import *  # noqa: F401,F403
-from .ops.linalg import *  # noqa: F401,F403
-from .ops.activation import *  # noqa: F401,F403
+from .ops.activation import log_softmax, relu, sigmoid, softmax, tanh
+from .ops.reduce import argmax, argmin, logsumexp, max, mean, min, prod, std, sum, var
+from .ops.shape import (broadcast_to, cat, chunk, concatenate, flatten, pad, permute, repeat, reshape, split, squeeze,
+                        stack, transpose, unsqueeze)
+from .ops.linalg import dot, matmul, outer
+from . import data, datasets, io, nn, optim
+from .io import load, save
 
 __version__ = "0.1.0"
+
+__all__ = [
+    # modules
+    "autograd", "backend", "cuda", "ops", "nn", "optim", "data", "datasets", "io",
+    # autograd
+    "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "gradcheck",
+    # devices and dtypes
+    "Device", "device", "manual_seed", "float16", "bfloat16", "float32", "float64", "int8", "int16", "int32",
+    "int64", "uint8", "bool",
+    # tensors
+    "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "empty", "arange", "linspace", "eye", "rand", "randn",
+    "randint", "zeros_like", "ones_like", "full_like",
+    # ops
+    "add", "sub", "mul", "div", "pow", "neg", "abs", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu",
+    "clip", "clamp", "maximum", "minimum", "where", "sum", "mean", "max", "min", "var", "std", "prod", "argmax",
+    "argmin", "logsumexp", "softmax", "log_softmax", "reshape", "transpose", "permute", "squeeze", "unsqueeze",
+    "flatten", "broadcast_to", "repeat", "cat", "concatenate", "stack", "split", "chunk", "pad", "matmul", "dot",
+    "outer",
+    # persistence
+    "save", "load",
+]
