@@ -1,1 +1,387 @@
-"""rnn ops."""
+"""Fused recurrent layers (tanh/relu RNN, LSTM, GRU): one Function per layer and direction.
+
+Forward projects the inputs of ALL time steps with one GEMM, then each step does only ``h @ W_hh.T``
+plus the gate math; backward runs BPTT in reverse and gets every weight gradient from one GEMM over
+the stacked steps. The per-step gate math has three implementations with the same signature: generic
+``xp`` code (the reference), numba kernels (CPU) and the CUDA kernels of ``kernels/rnn.cu`` (GPU).
+Gate orders follow PyTorch: LSTM (i, f, g, o), GRU (r, z, n).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from ..backend import device_of, get_kernel
+
+MODES = ("tanh", "relu", "lstm", "gru")
+GATES = {"tanh": 1, "relu": 1, "lstm": 4, "gru": 3}
+
+#: Use the numba (CPU) / CUDA (GPU) step kernels when available; tests switch this off for the reference.
+use_fast_path = True
+
+
+# --- generic step math (numpy or cupy), the reference for the fast paths ------------------------------
+def _sigmoid_(a, xp):
+    """In-place logistic sigmoid via tanh (stable for large |a|, keeps the dtype)."""
+    a *= 0.5
+    xp.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+
+
+class _Generic:
+    """Step kernels written with array ops. ``act`` holds x @ W_ih.T + b on entry, gate activations on exit."""
+
+    def __init__(self, xp):
+        self.xp = xp
+
+    def lstm_fwd(self, hw, act, c_prev, c, h):
+        xp, H = self.xp, h.shape[1]
+        act += hw
+        _sigmoid_(act[:, :2 * H], xp)
+        xp.tanh(act[:, 2 * H:3 * H], out=act[:, 2 * H:3 * H])
+        _sigmoid_(act[:, 3 * H:], xp)
+        i, f, g, o = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
+        xp.multiply(f, c_prev, out=c)
+        c += i * g
+        xp.tanh(c, out=h)
+        h *= o
+
+    def lstm_bwd(self, act, c_prev, c, dh, gy, dc, dg, dc_out):
+        xp, H = self.xp, c.shape[1]
+        i, f, g, o = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
+        dh = dh + gy
+        tc = xp.tanh(c)
+        dct = dc + dh * o * (1 - tc * tc)
+        dg[:, :H] = dct * g * i * (1 - i)
+        dg[:, H:2 * H] = dct * c_prev * f * (1 - f)
+        dg[:, 2 * H:3 * H] = dct * i * (1 - g * g)
+        dg[:, 3 * H:] = dh * tc * o * (1 - o)
+        xp.multiply(dct, f, out=dc_out)
+
+    def gru_fwd(self, hw, act, h_prev, hn, h):
+        xp, H = self.xp, h.shape[1]
+        act[:, :2 * H] += hw[:, :2 * H]
+        _sigmoid_(act[:, :2 * H], xp)
+        r, z, n = act[:, :H], act[:, H:2 * H], act[:, 2 * H:]
+        hn[...] = hw[:, 2 * H:]
+        n += r * hn
+        xp.tanh(n, out=n)
+        xp.subtract(h_prev, n, out=h)
+        h *= z
+        h += n                                    # h' = (1 - z) * n + z * h
+
+    def gru_bwd(self, act, hn, h_prev, dh, gy, dgx, dgh, dh_direct):
+        H = hn.shape[1]
+        r, z, n = act[:, :H], act[:, H:2 * H], act[:, 2 * H:]
+        dh = dh + gy
+        dn = dh * (1 - z) * (1 - n * n)
+        dgx[:, :H] = dn * hn * r * (1 - r)
+        dgx[:, H:2 * H] = dh * (h_prev - n) * z * (1 - z)
+        dgx[:, 2 * H:] = dn
+        dgh[:, :2 * H] = dgx[:, :2 * H]
+        dgh[:, 2 * H:] = dn * r
+        self.xp.multiply(dh, z, out=dh_direct)
+
+
+# --- numba step kernels (CPU fast path) ----------------------------------------------------------------
+# Plain functions compiled lazily with numba.njit (numba's import and compilation are slow). Each loops
+# once over the units (n, j) and computes all gates of a unit, so ``act`` may be updated in place. The
+# nonlinearities are written with exp, in the arrays' own precision (glibc's scalar tanh is 3-4x slower
+# than exp; numba cannot vectorise either). Measured on (N, H) = (64, 128): forward kernels on par with
+# NumPy's SIMD chain, backward kernels up to 3x faster (one pass, no temporaries).
+def _nb_lstm_fwd(hw, act, c_prev, c, h):
+    N, H = h.shape
+    one, two = act.dtype.type(1), act.dtype.type(2)
+    for n in range(N):
+        for j in range(H):
+            i = one / (one + np.exp(-(act[n, j] + hw[n, j])))
+            f = one / (one + np.exp(-(act[n, H + j] + hw[n, H + j])))
+            g = two / (one + np.exp(-two * (act[n, 2 * H + j] + hw[n, 2 * H + j]))) - one
+            o = one / (one + np.exp(-(act[n, 3 * H + j] + hw[n, 3 * H + j])))
+            act[n, j] = i
+            act[n, H + j] = f
+            act[n, 2 * H + j] = g
+            act[n, 3 * H + j] = o
+            cc = f * c_prev[n, j] + i * g
+            c[n, j] = cc
+            h[n, j] = o * (two / (one + np.exp(-two * cc)) - one)
+
+
+def _nb_lstm_bwd(act, c_prev, c, dh, gy, dc, dg, dc_out):
+    N, H = c.shape
+    one, two = act.dtype.type(1), act.dtype.type(2)
+    for n in range(N):
+        for j in range(H):
+            i = act[n, j]
+            f = act[n, H + j]
+            g = act[n, 2 * H + j]
+            o = act[n, 3 * H + j]
+            tc = two / (one + np.exp(-two * c[n, j])) - one
+            d = dh[n, j] + gy[n, j]
+            dct = dc[n, j] + d * o * (one - tc * tc)
+            dg[n, j] = dct * g * i * (one - i)
+            dg[n, H + j] = dct * c_prev[n, j] * f * (one - f)
+            dg[n, 2 * H + j] = dct * i * (one - g * g)
+            dg[n, 3 * H + j] = d * tc * o * (one - o)
+            dc_out[n, j] = dct * f
+
+
+def _nb_gru_fwd(hw, act, h_prev, hn, h):
+    N, H = h.shape
+    one, two = act.dtype.type(1), act.dtype.type(2)
+    for n in range(N):
+        for j in range(H):
+            r = one / (one + np.exp(-(act[n, j] + hw[n, j])))
+            z = one / (one + np.exp(-(act[n, H + j] + hw[n, H + j])))
+            hnv = hw[n, 2 * H + j]
+            nn_ = two / (one + np.exp(-two * (act[n, 2 * H + j] + r * hnv))) - one
+            act[n, j] = r
+            act[n, H + j] = z
+            act[n, 2 * H + j] = nn_
+            hn[n, j] = hnv
+            h[n, j] = (h_prev[n, j] - nn_) * z + nn_
+
+
+def _nb_gru_bwd(act, hn, h_prev, dh, gy, dgx, dgh, dh_direct):
+    N, H = hn.shape
+    one = act.dtype.type(1)
+    for n in range(N):
+        for j in range(H):
+            r = act[n, j]
+            z = act[n, H + j]
+            nn_ = act[n, 2 * H + j]
+            d = dh[n, j] + gy[n, j]
+            dn = d * (one - z) * (one - nn_ * nn_)
+            dr = dn * hn[n, j] * r * (one - r)
+            dz = d * (h_prev[n, j] - nn_) * z * (one - z)
+            dgx[n, j] = dr
+            dgx[n, H + j] = dz
+            dgx[n, 2 * H + j] = dn
+            dgh[n, j] = dr
+            dgh[n, H + j] = dz
+            dgh[n, 2 * H + j] = dn * r
+            dh_direct[n, j] = d * z
+
+
+class _Numba:
+    """The numba-compiled step kernels; same signatures as :class:`_Generic`."""
+
+    _compiled = None
+
+    def __init__(self):
+        if _Numba._compiled is None:
+            import numba
+            jit = numba.njit(cache=True, nogil=True, fastmath=True)  # serial: N * H is small per step
+            _Numba._compiled = {name: jit(fn) for name, fn in
+                                (("lstm_fwd", _nb_lstm_fwd), ("lstm_bwd", _nb_lstm_bwd),
+                                 ("gru_fwd", _nb_gru_fwd), ("gru_bwd", _nb_gru_bwd))}
+        self.__dict__.update(_Numba._compiled)
+
+
+_HAVE_NUMBA = None
+
+
+def _numba_available():
+    global _HAVE_NUMBA
+    if _HAVE_NUMBA is None:
+        try:
+            import numba  # noqa: F401
+            _HAVE_NUMBA = True
+        except Exception:  # pragma: no cover - numba is a dependency, but stay usable without it
+            _HAVE_NUMBA = False
+    return _HAVE_NUMBA
+
+
+# --- CUDA step kernels (GPU fast path), kernels/rnn.cu ------------------------------------------------
+class _Cuda:
+    """Launch the fused gate kernels of kernels/rnn.cu: a 1-D grid-stride loop over the N * H units."""
+
+    BLOCK = 256
+
+    def __init__(self, dev, dtype):
+        self.dev = dev
+        self.suffix = "f32" if dtype == np.float32 else "f64"
+
+    def _launch(self, name, N, H, *arrays):
+        fn = get_kernel("rnn.cu", f"{name}_{self.suffix}", self.dev)
+        total = N * H
+        grid = max(1, min((total + self.BLOCK - 1) // self.BLOCK, 65535))
+        fn((grid,), (self.BLOCK,), arrays + (np.int32(N), np.int32(H)))
+
+    def lstm_fwd(self, hw, act, c_prev, c, h):
+        self._launch("lstm_fwd", *h.shape, hw, act, c_prev, c, h)
+
+    def lstm_bwd(self, act, c_prev, c, dh, gy, dc, dg, dc_out):
+        self._launch("lstm_bwd", *c.shape, act, c_prev, c, dh, gy, dc, dg, dc_out)
+
+    def gru_fwd(self, hw, act, h_prev, hn, h):
+        self._launch("gru_fwd", *h.shape, hw, act, h_prev, hn, h)
+
+    def gru_bwd(self, act, hn, h_prev, dh, gy, dgx, dgh, dh_direct):
+        self._launch("gru_bwd", *hn.shape, act, hn, h_prev, dh, gy, dgx, dgh, dh_direct)
+
+
+def _step_kernels(xp, sample, fast):
+    """The step-kernel set for ``sample``'s device and dtype: a fast path when allowed, else generic."""
+    if fast and use_fast_path and sample.dtype in (np.float32, np.float64):
+        if xp is np:
+            if _numba_available():
+                return _Numba()
+        else:
+            return _Cuda(device_of(sample), sample.dtype)
+    return _Generic(xp)
+
+
+def _contig(xp, a):
+    return None if a is None else xp.ascontiguousarray(a)
+
+
+# --- the fused layer op ------------------------------------------------------------------------------
+class Recurrent(Function):
+    """One recurrent layer, one direction, over a whole sequence.
+
+    Inputs ``x (T, N, in), h0 (N, H), c0 (N, H) or None, w_ih (G*H, in), w_hh (G*H, H), b_ih, b_hh``
+    (biases may be None); hyper-parameters ``mode`` (tanh|relu|lstm|gru), ``reverse`` (run from the last
+    step to the first; outputs stay in time order) and ``fast`` (allow the numba/CUDA step kernels).
+    Outputs ``y (T, N, H)``, ``h_n (N, H)`` and, for LSTM, ``c_n (N, H)``.
+    """
+
+    mode = "tanh"
+    reverse = False
+    fast = True
+
+    def _order(self, T):
+        return range(T - 1, -1, -1) if self.reverse else range(T)
+
+    def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+        xp, mode = self._xp, self.mode
+        T, N, I = x.shape
+        G, H = w_hh.shape
+        for name, a in (("h0", h0), ("c0", c0), ("w_ih", w_ih), ("w_hh", w_hh), ("b_ih", b_ih), ("b_hh", b_hh)):
+            if a is not None and a.dtype != x.dtype:
+                raise TypeError(f"recurrent ({mode}): {name} has dtype {a.dtype} but x has dtype {x.dtype}")
+        h0, c0 = _contig(xp, h0), _contig(xp, c0)
+        xw = x.reshape(T * N, I) @ w_ih.T             # every step's input projection in one GEMM
+        if b_ih is not None:
+            xw += b_ih
+        if b_hh is not None and mode != "gru":       # GRU keeps b_hh inside r * (W_hn h + b_hn)
+            xw += b_hh
+        xw = xw.reshape(T, N, G)
+        w_hh_t = w_hh.T
+        ys = xp.empty((T, N, H), dtype=x.dtype)
+        k = _step_kernels(xp, x, self.fast)
+        h, c = h0, c0
+        if mode == "lstm":
+            cs = xp.empty((T, N, H), dtype=x.dtype)
+            for t in self._order(T):
+                k.lstm_fwd(h @ w_hh_t, xw[t], c, cs[t], ys[t])
+                h, c = ys[t], cs[t]
+            extra = (c0, cs)
+        elif mode == "gru":
+            hns = xp.empty((T, N, H), dtype=x.dtype)
+            for t in self._order(T):
+                hw = h @ w_hh_t
+                if b_hh is not None:
+                    hw += b_hh
+                k.gru_fwd(hw, xw[t], h, hns[t], ys[t])
+                h = ys[t]
+            extra = (hns,)
+        else:
+            for t in self._order(T):
+                a = xw[t]
+                a += h @ w_hh_t
+                if mode == "tanh":
+                    xp.tanh(a, out=ys[t])
+                else:
+                    xp.maximum(a, 0, out=ys[t])
+                h = ys[t]
+            xw = None                                 # the outputs alone give the derivative
+            extra = ()
+        need_x, need_w_ih = self.needs_input_grad[0], self.needs_input_grad[3]
+        self.save_for_backward(x if need_w_ih else None, w_ih if need_x else None, w_hh, h0, ys, xw, *extra)
+        if mode == "lstm":
+            return ys, h.copy(), c.copy()
+        return ys, h.copy()
+
+    def backward(self, gys, ghn, gcn=None):
+        xp, mode = self._xp, self.mode
+        x, w_ih, w_hh, h0, ys, act, *extra = self.saved_tensors
+        T, N, H = ys.shape
+        G = w_hh.shape[0]
+        gys = xp.ascontiguousarray(gys, dtype=ys.dtype)  # the step kernels need contiguous, same-dtype arrays
+        dh = xp.ascontiguousarray(ghn, dtype=ys.dtype)
+        k = _step_kernels(xp, ys, self.fast)
+        order = list(self._order(T))
+        dg = xp.empty((T, N, G), dtype=ys.dtype)     # gradient w.r.t. the pre-activations of every step
+        dgh = dg                                      # ... as seen by W_hh (differs for GRU's n gate)
+        if mode == "lstm":
+            c0, cs = extra
+            dc = xp.ascontiguousarray(gcn, dtype=ys.dtype)
+            for s in range(T - 1, -1, -1):
+                t = order[s]
+                c_prev = c0 if s == 0 else cs[order[s - 1]]
+                dc_out = xp.empty_like(dc)
+                k.lstm_bwd(act[t], c_prev, cs[t], dh, gys[t], dc, dg[t], dc_out)
+                dc = dc_out
+                dh = dg[t] @ w_hh
+            gc0 = dc
+        elif mode == "gru":
+            (hns,) = extra
+            dgh = xp.empty((T, N, G), dtype=ys.dtype)
+            for s in range(T - 1, -1, -1):
+                t = order[s]
+                h_prev = h0 if s == 0 else ys[order[s - 1]]
+                direct = xp.empty_like(dh)
+                k.gru_bwd(act[t], hns[t], h_prev, dh, gys[t], dg[t], dgh[t], direct)
+                dh = dgh[t] @ w_hh
+                dh += direct
+            gc0 = None
+        else:
+            for s in range(T - 1, -1, -1):
+                t = order[s]
+                d = dh + gys[t]
+                y = ys[t]
+                if mode == "tanh":
+                    xp.multiply(d, 1 - y * y, out=dg[t])
+                else:
+                    xp.multiply(d, y > 0, out=dg[t])
+                dh = dg[t] @ w_hh
+            gc0 = None
+
+        need = self.needs_input_grad
+        dg2, dgh2 = dg.reshape(T * N, G), dgh.reshape(T * N, G)
+        gx = (dg2 @ w_ih).reshape(T, N, w_ih.shape[1]) if need[0] else None
+        gw_ih = dg2.T @ x.reshape(T * N, x.shape[2]) if need[3] else None
+        gw_hh = None
+        if need[4]:                                   # step s consumed h of step s-1 (h0 for s = 0)
+            first, rest, prev = (T - 1, slice(0, T - 1), slice(1, T)) if self.reverse else \
+                (0, slice(1, T), slice(0, T - 1))
+            gw_hh = dgh[rest].reshape(-1, G).T @ ys[prev].reshape(-1, H) + dgh[first].T @ h0
+        gb_ih = dg2.sum(axis=0) if need[5] else None
+        gb_hh = dgh2.sum(axis=0) if need[6] else None
+        return (gx, dh if need[1] else None, gc0 if need[2] else None, gw_ih, gw_hh, gb_ih, gb_hh)
+
+
+def recurrent(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, c0=None, mode="tanh", reverse=False, fast=True):
+    """One recurrent layer in one direction: ``(y, h_n)``, or ``(y, h_n, c_n)`` for ``mode="lstm"``.
+
+    ``x (T, N, in)``, ``h0``/``c0 (N, H)``, weights in PyTorch's layout (``(G*H, in)``, ``(G*H, H)``).
+    """
+    if mode not in MODES:
+        raise ValueError(f"recurrent: mode must be one of {', '.join(MODES)}, got {mode!r}")
+    G, H = tuple(w_hh.shape)
+    if x.ndim != 3 or tuple(w_ih.shape) != (G, x.shape[2]) or G != GATES[mode] * H:
+        raise ValueError(f"recurrent ({mode}): shapes x {tuple(x.shape)}, w_ih {tuple(w_ih.shape)}, "
+                         f"w_hh {tuple(w_hh.shape)} do not fit (expected x (T, N, in), w_ih "
+                         f"({GATES[mode]}*H, in), w_hh ({GATES[mode]}*H, H))")
+    state_shape = (x.shape[1], H)
+    for name, s in (("h0", h0), ("c0", c0)):
+        if s is not None and tuple(s.shape) != state_shape:
+            raise ValueError(f"recurrent ({mode}): expected {name} of shape {state_shape}, got {tuple(s.shape)}")
+    if (mode == "lstm") != (c0 is not None):
+        raise ValueError(f"recurrent ({mode}): c0 is required for lstm and only for lstm")
+    for name, b in (("b_ih", b_ih), ("b_hh", b_hh)):
+        if b is not None and tuple(b.shape) != (G,):
+            raise ValueError(f"recurrent ({mode}): expected {name} of shape {(G,)}, got {tuple(b.shape)}")
+    return Recurrent.apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, mode=mode, reverse=bool(reverse), fast=fast)
