@@ -16,14 +16,16 @@ from .ops.reduce import argmax, argmin, logsumexp, max, mean, min, prod, std, su
 from .ops.shape import (broadcast_to, cat, chunk, concatenate, flatten, pad, permute, repeat, reshape, split, squeeze,
                         stack, transpose, unsqueeze)
 from .ops.linalg import dot, matmul, outer
-from . import data, datasets, io, nn, optim
+from . import checkpoint, data, datasets, io, nn, optim, training
+from .training import callbacks
 from .io import load, save
 
 __version__ = "0.1.0"
 
 __all__ = [
     # modules
-    "autograd", "backend", "cuda", "ops", "nn", "optim", "data", "datasets", "io",
+    "autograd", "backend", "cuda", "ops", "nn", "optim", "data", "datasets", "io", "training", "callbacks",
+    "checkpoint",
     # autograd
     "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "gradcheck",
     # devices and dtypes

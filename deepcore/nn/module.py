@@ -6,13 +6,14 @@ from collections import OrderedDict, namedtuple
 from ..backend import device as as_device, to_device
 from ..backend.dtypes import as_dtype, is_floating
 from ..tensor import Tensor
+from ..training.keras import KerasMixin
 from .parameter import Parameter
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
-class Module:
-    """Base class for layers and models (PyTorch's ``nn.Module`` API); subclasses define ``forward``."""
+class Module(KerasMixin):
+    """Base class for layers and models: PyTorch's ``nn.Module`` API plus Keras's compile/fit/evaluate/predict."""
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())

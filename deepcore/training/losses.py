@@ -1,0 +1,107 @@
+"""Loss resolution for ``compile``: Keras/PyTorch names -> a callable ``loss(pred, target) -> scalar Tensor``.
+
+The built-in wrappers line targets up with predictions the way Keras users expect: a target of shape
+``(N,)`` meets a prediction of shape ``(N, 1)``, integer 0/1 targets become floats for regression and binary
+losses, and class labels become int64 for cross-entropy.
+"""
+from __future__ import annotations
+
+from ..backend.dtypes import is_floating
+from ..tensor import Tensor
+
+# name -> (canonical name, kind); kind tells the accuracy metric how to read predictions.
+_ALIASES = {
+    "mse": "mse", "mean_squared_error": "mse", "mse_loss": "mse",
+    "l1": "l1", "mae": "l1", "mean_absolute_error": "l1", "l1_loss": "l1",
+    "cross_entropy": "cross_entropy", "crossentropy": "cross_entropy",
+    "categorical_crossentropy": "cross_entropy", "sparse_categorical_crossentropy": "cross_entropy",
+    "binary_cross_entropy": "binary_cross_entropy", "binary_crossentropy": "binary_cross_entropy",
+    "bce": "binary_cross_entropy",
+    "bce_with_logits": "bce_with_logits", "binary_cross_entropy_with_logits": "bce_with_logits",
+    "nll": "nll", "nll_loss": "nll",
+}
+ACCEPTED = tuple(sorted(_ALIASES))
+_KIND = {"mse": "regression", "l1": "regression", "cross_entropy": "categorical", "nll": "categorical",
+         "binary_cross_entropy": "binary", "bce_with_logits": "binary_logits"}
+
+
+def _same_shape_float(pred: Tensor, target: Tensor) -> Tensor:
+    """The target reshaped to the prediction's shape (when sizes agree) and cast to its float dtype."""
+    if target.shape != pred.shape and target.size == pred.size:
+        target = Tensor._make(target.data.reshape(pred.shape))
+    if target.dtype != pred.dtype and is_floating(pred.dtype):
+        target = Tensor._make(target.data.astype(pred.dtype))
+    return target
+
+
+def _class_target(pred: Tensor, target: Tensor) -> Tensor:
+    """Integer labels as int64; class-probability targets (the prediction's shape) in its float dtype."""
+    if target.shape == pred.shape and target.ndim >= 2:
+        return _same_shape_float(pred, target)
+    if target.ndim == pred.ndim and target.ndim >= 2 and target.shape[-1] == 1 and pred.shape[1] > 1:
+        target = Tensor._make(target.data.reshape(target.shape[:-1]))  # (N, 1) labels -> (N,)
+    if target.dtype != "int64":
+        target = Tensor._make(target.data.astype("int64"))
+    return target
+
+
+class BuiltinLoss:
+    """A named built-in loss; calls the functional form after aligning the target with the prediction."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.kind = _KIND[name]
+
+    def __call__(self, pred, target):
+        from ..ops import loss as L
+        if self.name == "mse":
+            return L.mse_loss(pred, _same_shape_float(pred, target))
+        if self.name == "l1":
+            return L.l1_loss(pred, _same_shape_float(pred, target))
+        if self.name == "binary_cross_entropy":
+            return L.binary_cross_entropy(pred, _same_shape_float(pred, target))
+        if self.name == "bce_with_logits":
+            return L.binary_cross_entropy_with_logits(pred, _same_shape_float(pred, target))
+        if self.name == "cross_entropy":
+            return L.cross_entropy(pred, _class_target(pred, target))
+        return L.nll_loss(pred, _class_target(pred, target))
+
+    def __repr__(self):
+        return f"BuiltinLoss({self.name!r})"
+
+
+def get(identifier):
+    """Resolve a loss given as a string (see ``ACCEPTED``) or a callable ``loss(pred, target)``."""
+    if isinstance(identifier, str):
+        key = identifier.strip().lower()
+        if key not in _ALIASES:
+            raise ValueError(f"unknown loss {identifier!r}; accepted: {', '.join(ACCEPTED)}, or a callable "
+                             "loss(pred, target)")
+        return BuiltinLoss(_ALIASES[key])
+    if identifier is None:
+        raise ValueError("compile: loss is required (a name such as 'cross_entropy' or a callable "
+                         "loss(pred, target))")
+    if not callable(identifier):
+        raise TypeError(f"loss must be a string or a callable loss(pred, target), got {type(identifier).__name__}")
+    return identifier
+
+
+def kind_of(loss) -> str:
+    """'binary', 'binary_logits', 'categorical', 'regression' or 'unknown', for choosing accuracy's rule."""
+    if isinstance(loss, BuiltinLoss):
+        return loss.kind
+    name = getattr(loss, "__name__", None) or type(loss).__name__
+    key = name.lower()
+    if "with_logits" in key or "bcewithlogits" in key:
+        return "binary_logits"
+    if key in ("binary_cross_entropy", "bceloss"):
+        return "binary"
+    if key in ("cross_entropy", "nll_loss", "crossentropyloss", "nllloss"):
+        return "categorical"
+    return "unknown"
+
+
+def name_of(loss) -> str:
+    if isinstance(loss, BuiltinLoss):
+        return loss.name
+    return getattr(loss, "__name__", None) or type(loss).__name__
