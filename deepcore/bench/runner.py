@@ -43,7 +43,7 @@ def _timed(step, sync, steps, warmup):
     return times, first_ms
 
 
-def run_deepcore(name: str, device: str, steps: int = 50, warmup: int = 10, capture: bool = False):
+def run_deepcore(name: str, device: str, steps: int = 50, warmup: int = 10):
     """Time one workload with deepcore; returns a result record."""
     import deepcore as dc
     from deepcore.nn import functional as F
@@ -65,19 +65,16 @@ def run_deepcore(name: str, device: str, steps: int = 50, warmup: int = 10, capt
         x = dc.randn(w.batch, *w.input_shape, device=dev)
         y = dc.randint(0, 10, (w.batch,), device=dev)
         opt = dc.optim.Adam(model.parameters(), lr=1e-3)
-        if capture:
-            step = dc.cuda.capture_step(model, F.cross_entropy, opt, x, y)
-            run = lambda: step(x, y)  # noqa: E731
-        else:
-            def run():
-                opt.zero_grad()
-                loss = F.cross_entropy(model(x), y)
-                loss.backward()
-                opt.step()
-        step, batch = run, w.batch
+
+        def step():
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+        batch = w.batch
     times, first_ms = _timed(step, dc.cuda.synchronize, steps, warmup)
     peak = pool.total_bytes() if pool is not None else max(_rss_bytes() - rss0, 0)
-    return _record(name, str(dev.type), "deepcore", times, first_ms, peak, batch, captured=capture)
+    return _record(name, str(dev.type), "deepcore", times, first_ms, peak, batch)
 
 
 def run_torch(name: str, device: str, steps: int = 50, warmup: int = 10):
