@@ -8,10 +8,13 @@ Gate orders follow PyTorch: LSTM (i, f, g, o), GRU (r, z, n).
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ..autograd import Function
 from ..backend import device_of, get_kernel
+from ..backend.threads import single_threaded_blas
 
 MODES = ("tanh", "relu", "lstm", "gru")
 GATES = {"tanh": 1, "relu": 1, "lstm": 4, "gru": 3}
@@ -238,6 +241,11 @@ def _contig(xp, a):
 
 
 # --- the fused layer op ------------------------------------------------------------------------------
+def _step_loop_blas(xp):
+    """One BLAS thread for the per-step GEMMs on the CPU (they are too small to gain from a thread pool)."""
+    return single_threaded_blas() if xp is np else contextlib.nullcontext()
+
+
 class Recurrent(Function):
     """One recurrent layer, one direction, over a whole sequence.
 
@@ -271,33 +279,34 @@ class Recurrent(Function):
         w_hh_t = w_hh.T
         ys = xp.empty((T, N, H), dtype=x.dtype)
         k = _step_kernels(xp, x, self.fast)
-        h, c = h0, c0
-        if mode == "lstm":
-            cs = xp.empty((T, N, H), dtype=x.dtype)
-            for t in self._order(T):
-                k.lstm_fwd(h @ w_hh_t, xw[t], c, cs[t], ys[t])
-                h, c = ys[t], cs[t]
-            extra = (c0, cs)
-        elif mode == "gru":
-            hns = xp.empty((T, N, H), dtype=x.dtype)
-            for t in self._order(T):
-                hw = h @ w_hh_t
-                if b_hh is not None:
-                    hw += b_hh
-                k.gru_fwd(hw, xw[t], h, hns[t], ys[t])
-                h = ys[t]
-            extra = (hns,)
-        else:
-            for t in self._order(T):
-                a = xw[t]
-                a += h @ w_hh_t
-                if mode == "tanh":
-                    xp.tanh(a, out=ys[t])
-                else:
-                    xp.maximum(a, 0, out=ys[t])
-                h = ys[t]
-            xw = None                                 # the outputs alone give the derivative
-            extra = ()
+        with _step_loop_blas(xp):  # per-step GEMMs are small
+            h, c = h0, c0
+            if mode == "lstm":
+                cs = xp.empty((T, N, H), dtype=x.dtype)
+                for t in self._order(T):
+                    k.lstm_fwd(h @ w_hh_t, xw[t], c, cs[t], ys[t])
+                    h, c = ys[t], cs[t]
+                extra = (c0, cs)
+            elif mode == "gru":
+                hns = xp.empty((T, N, H), dtype=x.dtype)
+                for t in self._order(T):
+                    hw = h @ w_hh_t
+                    if b_hh is not None:
+                        hw += b_hh
+                    k.gru_fwd(hw, xw[t], h, hns[t], ys[t])
+                    h = ys[t]
+                extra = (hns,)
+            else:
+                for t in self._order(T):
+                    a = xw[t]
+                    a += h @ w_hh_t
+                    if mode == "tanh":
+                        xp.tanh(a, out=ys[t])
+                    else:
+                        xp.maximum(a, 0, out=ys[t])
+                    h = ys[t]
+                xw = None                                 # the outputs alone give the derivative
+                extra = ()
         need_x, need_w_ih = self.needs_input_grad[0], self.needs_input_grad[3]
         self.save_for_backward(x if need_w_ih else None, w_ih if need_x else None, w_hh, h0, ys, xw, *extra)
         if mode == "lstm":
@@ -315,39 +324,40 @@ class Recurrent(Function):
         order = list(self._order(T))
         dg = xp.empty((T, N, G), dtype=ys.dtype)     # gradient w.r.t. the pre-activations of every step
         dgh = dg                                      # ... as seen by W_hh (differs for GRU's n gate)
-        if mode == "lstm":
-            c0, cs = extra
-            dc = xp.ascontiguousarray(gcn, dtype=ys.dtype)
-            for s in range(T - 1, -1, -1):
-                t = order[s]
-                c_prev = c0 if s == 0 else cs[order[s - 1]]
-                dc_out = xp.empty_like(dc)
-                k.lstm_bwd(act[t], c_prev, cs[t], dh, gys[t], dc, dg[t], dc_out)
-                dc = dc_out
-                dh = dg[t] @ w_hh
-            gc0 = dc
-        elif mode == "gru":
-            (hns,) = extra
-            dgh = xp.empty((T, N, G), dtype=ys.dtype)
-            for s in range(T - 1, -1, -1):
-                t = order[s]
-                h_prev = h0 if s == 0 else ys[order[s - 1]]
-                direct = xp.empty_like(dh)
-                k.gru_bwd(act[t], hns[t], h_prev, dh, gys[t], dg[t], dgh[t], direct)
-                dh = dgh[t] @ w_hh
-                dh += direct
-            gc0 = None
-        else:
-            for s in range(T - 1, -1, -1):
-                t = order[s]
-                d = dh + gys[t]
-                y = ys[t]
-                if mode == "tanh":
-                    xp.multiply(d, 1 - y * y, out=dg[t])
-                else:
-                    xp.multiply(d, y > 0, out=dg[t])
-                dh = dg[t] @ w_hh
-            gc0 = None
+        with _step_loop_blas(xp):
+            if mode == "lstm":
+                c0, cs = extra
+                dc = xp.ascontiguousarray(gcn, dtype=ys.dtype)
+                for s in range(T - 1, -1, -1):
+                    t = order[s]
+                    c_prev = c0 if s == 0 else cs[order[s - 1]]
+                    dc_out = xp.empty_like(dc)
+                    k.lstm_bwd(act[t], c_prev, cs[t], dh, gys[t], dc, dg[t], dc_out)
+                    dc = dc_out
+                    dh = dg[t] @ w_hh
+                gc0 = dc
+            elif mode == "gru":
+                (hns,) = extra
+                dgh = xp.empty((T, N, G), dtype=ys.dtype)
+                for s in range(T - 1, -1, -1):
+                    t = order[s]
+                    h_prev = h0 if s == 0 else ys[order[s - 1]]
+                    direct = xp.empty_like(dh)
+                    k.gru_bwd(act[t], hns[t], h_prev, dh, gys[t], dg[t], dgh[t], direct)
+                    dh = dgh[t] @ w_hh
+                    dh += direct
+                gc0 = None
+            else:
+                for s in range(T - 1, -1, -1):
+                    t = order[s]
+                    d = dh + gys[t]
+                    y = ys[t]
+                    if mode == "tanh":
+                        xp.multiply(d, 1 - y * y, out=dg[t])
+                    else:
+                        xp.multiply(d, y > 0, out=dg[t])
+                    dh = dg[t] @ w_hh
+                gc0 = None
 
         need = self.needs_input_grad
         dg2, dgh2 = dg.reshape(T * N, G), dgh.reshape(T * N, G)
