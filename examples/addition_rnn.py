@@ -11,18 +11,16 @@ from examples alone.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-try:
-    import deepcore as dc
-except ImportError:  # running from a source checkout without `pip install .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    import deepcore as dc
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/, also when this file is loaded by path
+from _common import base_parser, check_device
+
+import deepcore as dc  # importable from a source checkout once _common is imported
 import deepcore.nn.functional as F
 from deepcore import nn
 
@@ -115,17 +113,8 @@ def show_samples(table, questions, answers, guesses, k, rng, reverse):
         print(f"  Q {q.strip():>7} = {answers[i].strip():<4}  guess {guess.strip():<4} {mark}")
 
 
-def _device(name):
-    if name.startswith("cuda") and not dc.cuda.is_available():
-        raise SystemExit(f"--device {name}: CUDA is not available (needs CuPy and an NVIDIA GPU)")
-    return name
-
-
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: 40, smoke: 1)")
+    p = base_parser(__doc__, "training epochs (default: 40, smoke: 1)", "tiny run for tests: 500 questions, 1 epoch")
     p.add_argument("--questions", type=int, default=None, help="number of questions (default: 50000)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--hidden", type=int, default=128)
@@ -134,9 +123,8 @@ def main(argv=None):
                    help="stop early once validation whole-answer accuracy reaches this (default: 0.99)")
     p.add_argument("--no-reverse", action="store_true", help="feed questions left to right")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--smoke", action="store_true", help="tiny run for tests: 500 questions, 1 epoch")
     args = p.parse_args(argv)
-    device = _device(args.device)
+    device = check_device(args.device)
     epochs = args.epochs if args.epochs is not None else (1 if args.smoke else 40)
     n = args.questions if args.questions is not None else (600 if args.smoke else 50000)
     reverse = not args.no_reverse

@@ -11,29 +11,24 @@ the test images. Uses MNIST IDX files from ``$DEEPCORE_DATA/mnist`` when present
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-try:
-    import deepcore as dc
-except ImportError:  # running from a source checkout without `pip install .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    import deepcore as dc
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/, also when this file is loaded by path
+from _common import base_parser, check_device, load_mnist
+
+import deepcore as dc  # importable from a source checkout once _common is imported
 import deepcore.nn.functional as F
 from deepcore import nn
 
 
 def load_data(smoke=False):
     """Flattened MNIST in [0, 1] as float32 ``(N, 784)`` (a few hundred images in smoke mode)."""
-    (x_train, _), (x_test, _) = dc.datasets.load_mnist()
-    x_train = x_train.reshape(len(x_train), -1).astype(np.float32) / 255.0
-    x_test = x_test.reshape(len(x_test), -1).astype(np.float32) / 255.0
-    if smoke:
-        x_train, x_test = x_train[:500], x_test[:200]
+    n_train, n_test = (500, 200) if smoke else (None, None)
+    (x_train, _), (x_test, _), _ = load_mnist(n_train=n_train, n_test=n_test)
     return x_train, x_test
 
 
@@ -68,24 +63,14 @@ def reconstruct(model, x, device, batch_size=1000):
     return np.concatenate(out)
 
 
-def _device(name):
-    if name.startswith("cuda") and not dc.cuda.is_available():
-        raise SystemExit(f"--device {name}: CUDA is not available (needs CuPy and an NVIDIA GPU)")
-    return name
-
-
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: 30, smoke: 2)")
+    p = base_parser(__doc__, "training epochs (default: 30, smoke: 2)", "fast run for tests: 500 images, 2 epochs")
     p.add_argument("--code", type=int, default=32, help="bottleneck size (and number of PCA components)")
     p.add_argument("--batch-size", type=int, default=None, help="default: 64, smoke: 32")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--plot", metavar="PNG", help="save originals and both reconstructions of 8 test digits")
-    p.add_argument("--smoke", action="store_true", help="fast run for tests: 500 images, 2 epochs")
     args = p.parse_args(argv)
-    device = _device(args.device)
+    device = check_device(args.device)
     epochs = args.epochs if args.epochs is not None else (2 if args.smoke else 30)
     batch_size = args.batch_size or (32 if args.smoke else 64)
 

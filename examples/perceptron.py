@@ -10,18 +10,16 @@ cross-entropy; the script prints the accuracy, the learned decision boundary as 
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-try:
-    import deepcore as dc
-except ImportError:  # running from a source checkout without `pip install .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    import deepcore as dc
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/, also when this file is loaded by path
+from _common import base_parser, check_device
+
+import deepcore as dc  # importable from a source checkout once _common is imported
 import deepcore.nn.functional as F
 from deepcore import nn
 
@@ -40,23 +38,13 @@ def make_students(n, seed=0):
     return x, y
 
 
-def _device(name):
-    if name.startswith("cuda") and not dc.cuda.is_available():
-        raise SystemExit(f"--device {name}: CUDA is not available (needs CuPy and an NVIDIA GPU)")
-    return name
-
-
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    p.add_argument("--epochs", type=int, default=None, help="full-batch gradient steps (default: 300, smoke: 100)")
+    p = base_parser(__doc__, "full-batch gradient steps (default: 300, smoke: 100)")
     p.add_argument("--lr", type=float, default=0.5)
     p.add_argument("--students", type=int, default=400)
     p.add_argument("--plot", metavar="PNG", help="save a scatter plot with the decision boundary")
-    p.add_argument("--smoke", action="store_true", help="fast run for tests")
     args = p.parse_args(argv)
-    device = _device(args.device)
+    device = check_device(args.device)
     epochs = args.epochs if args.epochs is not None else (100 if args.smoke else 300)
 
     x_np, y_np = make_students(args.students, seed=0)

@@ -13,7 +13,6 @@ Uses scikit-learn's bundled 8x8 digits (``dc.datasets.load_digits``), so it runs
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -22,11 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-try:
-    import deepcore as dc
-except ImportError:  # running from a source checkout without `pip install .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    import deepcore as dc
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/, also when this file is loaded by path
+from _common import base_parser, check_device
+
+import deepcore as dc  # importable from a source checkout once _common is imported
 import deepcore.nn.functional as F
 from deepcore import nn
 
@@ -73,23 +71,13 @@ def accuracy(model, x, y, device):
     return float((pred == y).mean())
 
 
-def _device(name):
-    if name.startswith("cuda") and not dc.cuda.is_available():
-        raise SystemExit(f"--device {name}: CUDA is not available (needs CuPy and an NVIDIA GPU)")
-    return name
-
-
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs of each phase (default: 30, smoke: 5)")
+    p = base_parser(__doc__, "epochs of each phase (default: 30, smoke: 5)")
     p.add_argument("--finetune-samples", type=int, default=100,
                    help="labelled images of digits 5-9 used for fine-tuning (default: 100)")
     p.add_argument("--weights", metavar="NPZ", help="where to save the 0-4 weights (default: a temp file)")
-    p.add_argument("--smoke", action="store_true", help="fast run for tests")
     args = p.parse_args(argv)
-    device = _device(args.device)
+    device = check_device(args.device)
     epochs = args.epochs if args.epochs is not None else (5 if args.smoke else 30)
 
     x, y = dc.datasets.load_digits()
