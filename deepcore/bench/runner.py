@@ -16,7 +16,27 @@ def thread_count() -> int:
 
 
 def _rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    """Resident memory now (Linux /proc; the peak-so-far from getrusage elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class _RssPeak:
+    """Highest resident memory seen at the sample points, above the level when it was created.
+
+    On the CPU both frameworks are sampled at the same point of a step (after the loss, before backward,
+    when the activations are held), which makes the growth comparable between them.
+    """
+
+    def __init__(self):
+        self.base = _rss_bytes()
+        self.peak = 0
+
+    def sample(self):
+        self.peak = max(self.peak, _rss_bytes() - self.base)
 
 
 def _record(workload, device, framework, times, first_ms, peak, batch, captured=False):
@@ -54,7 +74,7 @@ def run_deepcore(name: str, device: str, steps: int = 50, warmup: int = 10):
     pool = dev.xp.get_default_memory_pool() if dev.type == "cuda" else None
     if pool is not None:
         pool.free_all_blocks()
-    rss0 = _rss_bytes()
+    rss = _RssPeak()
     if w.kind == "matmul":
         n = matmul_size(dev.type)
         a, b = dc.randn(n, n, device=dev), dc.randn(n, n, device=dev)
@@ -69,11 +89,12 @@ def run_deepcore(name: str, device: str, steps: int = 50, warmup: int = 10):
         def step():
             opt.zero_grad()
             loss = F.cross_entropy(model(x), y)
+            rss.sample()
             loss.backward()
             opt.step()
         batch = w.batch
     times, first_ms = _timed(step, dc.cuda.synchronize, steps, warmup)
-    peak = pool.total_bytes() if pool is not None else max(_rss_bytes() - rss0, 0)
+    peak = pool.total_bytes() if pool is not None else rss.peak
     return _record(name, str(dev.type), "deepcore", times, first_ms, peak, batch)
 
 
@@ -89,7 +110,7 @@ def run_torch(name: str, device: str, steps: int = 50, warmup: int = 10):
     else:
         torch.cuda.reset_peak_memory_stats()
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-    rss0 = _rss_bytes()
+    rss = _RssPeak()
     if w.kind == "matmul":
         n = matmul_size(dev.type)
         a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
@@ -103,11 +124,13 @@ def run_torch(name: str, device: str, steps: int = 50, warmup: int = 10):
 
         def step():
             opt.zero_grad()
-            loss_fn(model(x), y).backward()
+            loss = loss_fn(model(x), y)
+            rss.sample()
+            loss.backward()
             opt.step()
         batch = w.batch
     times, first_ms = _timed(step, sync, steps, warmup)
-    peak = torch.cuda.max_memory_allocated() if dev.type == "cuda" else max(_rss_bytes() - rss0, 0)
+    peak = torch.cuda.max_memory_allocated() if dev.type == "cuda" else rss.peak
     return _record(name, dev.type, "torch", times, first_ms, peak, batch)
 
 
