@@ -3,7 +3,7 @@ from . import lr_scheduler
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
-from .optimizer import Optimizer, required
+from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
