@@ -143,13 +143,6 @@ def _col2im(xp, gcols, x_shape, stride, padding, dilation):
     return _col2im_xp(xp, gcols, x_shape, stride, padding, dilation)
 
 
-def _grouped_matmul(xp, a, b):
-    """``a[g] @ b[g]`` for each group as 2-D GEMMs: NumPy's stacked matmul can miss BLAS for transposed views."""
-    if a.shape[0] == 1:
-        return (a[0] @ b[0])[None]
-    return xp.stack([a[k] @ b[k] for k in range(a.shape[0])])
-
-
 # ---------------------------------------------------------------------------------------------------------
 
 class Conv2d(Function):
@@ -173,7 +166,7 @@ class Conv2d(Function):
             y = xp.matmul(w.reshape(g, o // g, cg), x.reshape(n, g, cg, h * wd)).reshape(n, o, oh, ow)
         else:
             cols = _im2col(xp, x, kh, kw, oh, ow, self.stride, self.padding, self.dilation)
-            y = _grouped_matmul(xp, w.reshape(g, o // g, cg * kh * kw), cols.reshape(g, cg * kh * kw, n * oh * ow))
+            y = xp.matmul(w.reshape(g, o // g, cg * kh * kw), cols.reshape(g, cg * kh * kw, n * oh * ow))
             y = xp.ascontiguousarray(y.reshape(o, n, oh, ow).transpose(1, 0, 2, 3))
         if b is not None:
             y += b.reshape(1, o, 1, 1)
@@ -209,11 +202,11 @@ class Conv2d(Function):
             gb = gy_t.sum(axis=2).reshape(o)
         if need_w:
             cols = _im2col(xp, x, kh, kw, oh, ow, self.stride, self.padding, self.dilation)
-            gw = _grouped_matmul(xp, gy_t, cols.reshape(g, ckk, n * oh * ow).transpose(0, 2, 1))
+            gw = xp.matmul(gy_t, cols.reshape(g, ckk, n * oh * ow).transpose(0, 2, 1))
             gw = gw.reshape(o, c // g, kh, kw)
             del cols
         if need_x:
-            gcols = _grouped_matmul(xp, w.reshape(g, o // g, ckk).transpose(0, 2, 1), gy_t)
+            gcols = xp.matmul(w.reshape(g, o // g, ckk).transpose(0, 2, 1), gy_t)
             gx = _col2im(xp, gcols.reshape(c, kh, kw, n, oh, ow), self.x_shape, self.stride, self.padding,
                          self.dilation)
         return (gx, gw, gb)[:len(self.needs_input_grad)]
