@@ -122,6 +122,21 @@ def test_numba_maxpool_backward_matches_generic(case, dtype):
     np.testing.assert_allclose(fast, generic, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", POOL_CASES, ids=POOL_IDS)
+def test_numba_maxpool_forward_matches_generic(case, dtype):
+    xs, k, s, p = case
+    hyper = pool_mod._check_pool("max_pool2d", dc.zeros(xs), k, s, p)[1]
+    x = _x(xs).astype(dtype)
+    x.reshape(-1)[::7] = np.nan  # NaN handling must agree too
+    args = (x, hyper["kernel"], hyper["out_hw"], hyper["stride"], hyper["padding"])
+    y_fast, arg_fast = pool_mod._maxpool_forward(np, *args)
+    y_gen, arg_gen = pool_mod._maxpool_forward_xp(np, *args)
+    assert y_fast.dtype == dtype and arg_fast.dtype == arg_gen.dtype
+    np.testing.assert_array_equal(y_fast, y_gen)
+    np.testing.assert_array_equal(arg_fast, arg_gen)
+
+
 def test_max_pool_generic_path_equals_fast_path(monkeypatch):
     x = _x((2, 3, 7, 5))
 

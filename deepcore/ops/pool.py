@@ -64,6 +64,36 @@ def _maxpool_backward_xp(xp, arg, gy, x_shape, kernel, stride, padding):
     return xp.ascontiguousarray(gpad[:, :, ph:ph + h, pw:pw + w])
 
 
+def _maxpool_forward_xp(xp, x, kernel, out_hw, stride, padding):
+    """Generic max-pool forward: window maxima and each window's argmax offset i * KW + j."""
+    kh, kw = kernel
+    oh, ow = out_hw
+    low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    xpad = _padded(xp, x, padding, low)
+    y = _window(xpad, 0, 0, oh, ow, stride).copy()
+    arg = xp.zeros(y.shape, dtype=_arg_dtype(kernel))
+    for k in range(1, kh * kw):
+        v = _window(xpad, k // kw, k % kw, oh, ow, stride)
+        better = v > y
+        if x.dtype.kind == "f":
+            better |= v != v  # NaN wins, as in PyTorch
+        xp.copyto(y, v, where=better)
+        xp.copyto(arg, k, where=better)
+    return y, arg
+
+
+def _arg_dtype(kernel):
+    return np.int16 if kernel[0] * kernel[1] < 2 ** 15 else np.int32
+
+
+def _maxpool_forward(xp, x, kernel, out_hw, stride, padding):
+    if xp is np and x.dtype in _FAST_DTYPES:
+        kernels = _numba_kernels()
+        if kernels is not None:
+            return kernels.maxpool_forward(x, *kernel, *out_hw, *stride, *padding, _arg_dtype(kernel))
+    return _maxpool_forward_xp(xp, x, kernel, out_hw, stride, padding)
+
+
 class MaxPool2d(Function):
     """y = max over each window (padding counts as -inf); backward sends gy to the argmax of its window."""
 
@@ -80,17 +110,7 @@ class MaxPool2d(Function):
                        self.stride, self.padding)
             self.cuda_arg = True
         else:
-            low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-            xpad = _padded(xp, x, self.padding, low)
-            y = _window(xpad, 0, 0, oh, ow, self.stride).copy()
-            arg = xp.zeros(y.shape, dtype=np.int16 if kh * kw < 2 ** 15 else np.int32)
-            for k in range(1, kh * kw):
-                v = _window(xpad, k // kw, k % kw, oh, ow, self.stride)
-                better = v > y
-                if x.dtype.kind == "f":
-                    better |= v != v  # NaN wins, as in PyTorch
-                xp.copyto(y, v, where=better)
-                xp.copyto(arg, k, where=better)
+            y, arg = _maxpool_forward(xp, x, self.kernel, self.out_hw, self.stride, self.padding)
             self.cuda_arg = False
         self.save_for_backward(arg)
         return y
