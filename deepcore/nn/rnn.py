@@ -78,6 +78,14 @@ class _RNNBase(Module):
         return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
 
     # --- validation -----------------------------------------------------------------------
+    def forward(self, x, hx=None):
+        """``(output, h_n)`` for RNN and GRU (LSTM overrides this for its (h, c) state)."""
+        self._check_input(x)
+        if hx is not None:
+            self._check_state(hx, "hx", x.ndim == 3, _batch(self, x))
+        out, h_n, _ = self._run(x, None if hx is None else [hx])
+        return out, h_n
+
     def _check_input(self, x):
         name = type(self).__name__
         if not isinstance(x, Tensor):
@@ -194,13 +202,6 @@ class RNN(_RNNBase):
                          bidirectional, device, dtype)
         self.nonlinearity = nonlinearity
 
-    def forward(self, x, hx=None):
-        self._check_input(x)
-        if hx is not None:
-            self._check_state(hx, "hx", x.ndim == 3, _batch(self, x))
-        out, h_n, _ = self._run(x, None if hx is None else [hx])
-        return out, h_n
-
 
 class LSTM(_RNNBase):
     """Long short-term memory, gates (i, f, g, o): c' = f c + i g, h' = o tanh(c'); returns
@@ -230,13 +231,6 @@ class GRU(_RNNBase):
                  bidirectional=False, device=None, dtype=None):
         super().__init__("gru", input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, device, dtype)
-
-    def forward(self, x, hx=None):
-        self._check_input(x)
-        if hx is not None:
-            self._check_state(hx, "hx", x.ndim == 3, _batch(self, x))
-        out, h_n, _ = self._run(x, None if hx is None else [hx])
-        return out, h_n
 
 
 def _batch(module, x):
