@@ -94,20 +94,24 @@ def _maxpool_forward(xp, x, kernel, out_hw, stride, padding):
     return _maxpool_forward_xp(xp, x, kernel, out_hw, stride, padding)
 
 
+def _cuda_pool_forward(name, x, out_hw, kernel, stride, padding, with_arg):
+    """Launch the pool.cu forward ``name``: y (and the int32 argmax h * W + w in the plane if ``with_arg``)."""
+    import cupy
+    x = cupy.ascontiguousarray(x)
+    y = cupy.empty(x.shape[:2] + tuple(out_hw), dtype=x.dtype)
+    outs = (y, cupy.empty(y.shape, dtype=np.int32)) if with_arg else (y,)
+    _cuda_call(name, x.dtype, x, y.size, (x,) + outs, x.shape, kernel, out_hw, stride, padding)
+    return outs
+
+
 class MaxPool2d(Function):
     """y = max over each window (padding counts as -inf); backward sends gy to the argmax of its window."""
 
     def forward(self, x):
         xp = self._xp
-        kh, kw = self.kernel
-        oh, ow = self.out_hw
         self.x_shape = x.shape
         if xp is not np and _use_cuda(x):
-            x = xp.ascontiguousarray(x)
-            y = xp.empty(x.shape[:2] + (oh, ow), dtype=x.dtype)
-            arg = xp.empty(y.shape, dtype=np.int32)  # flat index h * W + w in the input plane
-            _cuda_call("maxpool_fwd", x.dtype, x, y.size, (x, y, arg), x.shape, self.kernel, self.out_hw,
-                       self.stride, self.padding)
+            y, arg = _cuda_pool_forward("maxpool_fwd", x, self.out_hw, self.kernel, self.stride, self.padding, True)
             self.cuda_arg = True
         else:
             y, arg = _maxpool_forward(xp, x, self.kernel, self.out_hw, self.stride, self.padding)
@@ -148,10 +152,7 @@ class AvgPool2d(Function):
         oh, ow = self.out_hw
         self.x_shape = x.shape
         if xp is not np and _use_cuda(x):
-            x = xp.ascontiguousarray(x)
-            y = xp.empty(x.shape[:2] + (oh, ow), dtype=x.dtype)
-            _cuda_call("avgpool_fwd", x.dtype, x, y.size, (x, y), x.shape, self.kernel, self.out_hw,
-                       self.stride, self.padding)
+            (y,) = _cuda_pool_forward("avgpool_fwd", x, self.out_hw, self.kernel, self.stride, self.padding, False)
             return y
         xpad = _padded(xp, x, self.padding, 0)
         y = _window(xpad, 0, 0, oh, ow, self.stride).copy()
