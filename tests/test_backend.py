@@ -29,3 +29,56 @@ def test_single_threaded_blas_restores_thread_count():
         with single_threaded_blas():
             1 / 0
     assert blas_threads() == before
+
+
+# --- backend.blas: the direct CBLAS GEMM used by the shifted-GEMM convolution --------------------------
+
+from deepcore.backend import blas  # noqa: E402
+
+
+def _blas_or_skip(dtype):
+    if not blas.available(dtype):
+        pytest.skip("no ILP64 CBLAS found next to NumPy")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("a_kind", ["plain", "transposed", "window"])
+@pytest.mark.parametrize("b_kind", ["plain", "transposed", "window"])
+def test_blas_gemm_matches_numpy_on_views(a_kind, b_kind, dtype):
+    _blas_or_skip(dtype)
+    rng = np.random.default_rng(0)
+
+    def operand(kind, rows, cols):
+        if kind == "plain":
+            return rng.standard_normal((rows, cols)).astype(dtype)
+        if kind == "transposed":
+            return rng.standard_normal((cols, rows)).astype(dtype).T
+        return rng.standard_normal((rows, cols + 9)).astype(dtype)[:, 4:4 + cols]
+
+    a, b = operand(a_kind, 5, 7), operand(b_kind, 7, 6)
+    big = rng.standard_normal((5, 11)).astype(dtype)
+    c = big[:, 2:8]                                 # a window: ldc > columns
+    want = 0.5 * (a.astype(np.float64) @ b) + 2.0 * c
+    out = blas.gemm(a, b, c, alpha=0.5, beta=2.0)
+    assert out is c
+    np.testing.assert_allclose(big[:, 2:8], want, rtol=1e-5, atol=1e-5)
+    untouched = big.copy()
+    blas.gemm(a, b, c)                              # beta=0 overwrites, the rest of big stays
+    np.testing.assert_allclose(c, a.astype(np.float64) @ b, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(big[:, :2], untouched[:, :2])
+    np.testing.assert_array_equal(big[:, 8:], untouched[:, 8:])
+
+
+def test_blas_gemm_errors_name_the_problem():
+    _blas_or_skip(np.float32)
+    a, b = np.ones((3, 4), np.float32), np.ones((4, 5), np.float32)
+    with pytest.raises(ValueError, match=r"\(3, 4\) @ b \(5, 4\)"):
+        blas.gemm(a, b.T.copy(), np.zeros((3, 5), np.float32))
+    with pytest.raises(TypeError, match="float64"):
+        blas.gemm(a, b.astype(np.float64), np.zeros((3, 5), np.float32))
+    with pytest.raises(ValueError, match="unit stride"):
+        blas.gemm(np.ones((3, 8), np.float32)[:, ::2], b, np.zeros((3, 5), np.float32))
+    with pytest.raises(ValueError, match="c must be"):
+        blas.gemm(a, b, np.zeros((5, 3), np.float32).T)
+    with pytest.raises(ValueError, match="2-D"):
+        blas.gemm(a.ravel(), b, np.zeros((3, 5), np.float32))

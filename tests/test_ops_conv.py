@@ -6,6 +6,7 @@ from harness import check_forward, check_grad
 import deepcore as dc
 import deepcore.nn.functional as F
 from deepcore.ops import conv as conv_mod
+from deepcore.ops import conv_shifted
 
 
 def _pair(v):
@@ -157,6 +158,58 @@ def test_conv2d_generic_path_equals_fast_path(monkeypatch):
     generic = grads()
     for a, b in zip(fast, generic):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+# Stride-1, one-group cases with >= 16 input channels: the CPU shifted-GEMM path (ops/conv_shifted.py).
+SHIFTED_CASES = [
+    ((2, 16, 6, 5), (4, 16, 3, 3), 1, 1, 1, 1),
+    ((2, 16, 7, 7), (3, 16, 2, 3), 1, (1, 0), (2, 1), 1),   # dilation, padding on one axis
+    ((1, 16, 5, 5), (2, 16, 5, 5), 1, 0, 1, 1),             # kernel covers the whole input
+    ((3, 17, 9, 4), (5, 17, 3, 1), 1, (2, 0), 1, 1),        # padding beyond the kernel's reach
+]
+SHIFTED_IDS = [f"x{c[0]}w{c[1]}p{c[3]}d{c[4]}".replace(" ", "") for c in SHIFTED_CASES]
+
+
+def _conv_and_grads(case, dtype, seed=0):
+    _, _, s, p, d, g = case
+    X, W, B = (dc.tensor(a.astype(dtype), requires_grad=True) for a in _arrays(case, seed=seed))
+    y = F.conv2d(X, W, B, s, p, d, g)
+    y.backward(dc.tensor(np.random.default_rng(1).standard_normal(y.shape).astype(dtype)))
+    return y.numpy(), X.grad.numpy(), W.grad.numpy(), B.grad.numpy()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", SHIFTED_CASES, ids=SHIFTED_IDS)
+def test_shifted_gemm_path_matches_im2col_path(case, dtype, monkeypatch):
+    x, w = np.zeros(case[0], dtype), np.zeros(case[1], dtype)
+    if not conv_shifted.applies(x, w, (1, 1), 1):
+        pytest.skip("no ILP64 CBLAS found next to NumPy: the shifted path is off")
+    monkeypatch.setattr(conv_shifted, "_BLOCK", 7)              # several column blocks, ragged last one
+    fast = _conv_and_grads(case, dtype)
+    monkeypatch.setattr(conv_shifted, "applies", lambda *a: False)
+    generic = _conv_and_grads(case, dtype)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    for a, b in zip(fast, generic):
+        assert a.dtype == dtype
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("case", SHIFTED_CASES, ids=SHIFTED_IDS)
+def test_shifted_gemm_path_forward_and_gradcheck(case):
+    _, _, s, p, d, g = case
+    check_forward(lambda x, w, b: F.conv2d(x, w, b, s, p, d, g),
+                  lambda x, w, b: naive_conv2d(x, w, b, s, p, d, g), _arrays(case), "cpu", np.float64)
+    check_grad(lambda x, w, b: F.conv2d(x, w, b, s, p, d, g), _arrays(case))
+
+
+def test_shifted_gemm_path_applies_only_where_it_pays():
+    x, w = np.zeros((2, 16, 5, 5), np.float32), np.zeros((4, 16, 3, 3), np.float32)
+    if not conv_shifted.applies(x, w, (1, 1), 1):
+        pytest.skip("no ILP64 CBLAS found next to NumPy: the shifted path is off")
+    assert not conv_shifted.applies(x, w, (2, 1), 1)                     # strided: im2col
+    assert not conv_shifted.applies(x, np.zeros((4, 8, 3, 3), np.float32), (1, 1), 2)  # grouped
+    assert not conv_shifted.applies(x[:, :3], w[:, :3], (1, 1), 1)      # few channels: im2col
+    assert not conv_shifted.applies(x.astype(np.float16), w.astype(np.float16), (1, 1), 1)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -12,6 +12,7 @@ import numpy as np
 from ..autograd import Function
 from ..backend import device_of, get_kernel
 from ..tensor import Tensor
+from . import conv_shifted
 from ._util import as_tensor
 
 __all__ = ["conv2d"]
@@ -149,7 +150,8 @@ class Conv2d(Function):
     """y[n, o] = sum_{c in group(o), i, j} w[o, c, i, j] * xpad[n, c, oh*s + i*d, ow*s + j*d] + b[o].
 
     Saves x and w (x only if the weight needs a gradient, w only if the input does); the columns are
-    rebuilt in backward rather than kept, trading one im2col for kh*kw times less memory.
+    rebuilt in backward rather than kept, trading one im2col for kh*kw times less memory. On the CPU,
+    stride-1 convolutions take the shifted-GEMM path (``conv_shifted``), which saves the padded input.
     """
 
     def forward(self, x, w, b=None):
@@ -160,6 +162,11 @@ class Conv2d(Function):
         oh, ow = self.out_hw
         self.x_shape = x.shape
         need_x, need_w = self.needs_input_grad[0], self.needs_input_grad[1]
+        self.shifted = not self.pointwise and conv_shifted.applies(x, w, self.stride, g)
+        if self.shifted:
+            xpad = conv_shifted.pad_channels_first(x, self.padding)
+            self.save_for_backward(xpad if need_w else None, w if need_x else None)
+            return conv_shifted.forward(xpad, w, self.out_hw, self.dilation, b)
         self.save_for_backward(x if need_w else None, w if need_x else None)
         if self.pointwise:
             # (G, Og, Cg) @ (N, G, Cg, H*W) -> (N, G, Og, H*W): NCHW directly, no columns.
@@ -181,6 +188,8 @@ class Conv2d(Function):
         need_x, need_w = self.needs_input_grad[0], self.needs_input_grad[1]
         need_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
         gx = gw = gb = None
+        if self.shifted:
+            return self._shifted_backward(gy, x, w, need_x, need_w, need_b)
         if self.pointwise:
             if need_b:
                 gb = gy.sum(axis=(0, 2, 3))
@@ -209,6 +218,15 @@ class Conv2d(Function):
             gcols = xp.matmul(w.reshape(g, o // g, ckk).transpose(0, 2, 1), gy_t)
             gx = _col2im(xp, gcols.reshape(c, kh, kw, n, oh, ow), self.x_shape, self.stride, self.padding,
                          self.dilation)
+        return (gx, gw, gb)[:len(self.needs_input_grad)]
+
+    def _shifted_backward(self, gy, xpad, w, need_x, need_w, need_b):
+        n, c, h, wd = self.x_shape
+        hp, wp = h + 2 * self.padding[0], wd + 2 * self.padding[1]
+        gb = gy.sum(axis=(0, 2, 3)) if need_b else None
+        gy_grid = conv_shifted.grad_output_on_grid(gy, hp, wp)
+        gw = conv_shifted.weight_grad(gy_grid, xpad, self.kernel, self.dilation) if need_w else None
+        gx = conv_shifted.input_grad(gy_grid, w, self.x_shape, self.padding, self.dilation) if need_x else None
         return (gx, gw, gb)[:len(self.needs_input_grad)]
 
 
