@@ -1,10 +1,13 @@
-"""Backend pieces: device parsing, array transfer, BLAS thread control."""
+"""Backend pieces: device parsing, array transfer, BLAS threads, host-memory policy, direct BLAS GEMM."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import deepcore as dc
 from deepcore.backend import device, device_of, to_device
-from deepcore.backend.threads import blas_threads, single_threaded_blas
 
 
 def test_device_parsing_and_equality():
@@ -20,15 +23,57 @@ def test_to_device_and_device_of(device):
     np.testing.assert_array_equal(to_device(b, dc.device("cpu")), a)
 
 
-def test_single_threaded_blas_restores_thread_count():
-    before = blas_threads()
-    with single_threaded_blas():
-        assert blas_threads() == 1
-    assert blas_threads() == before
-    with pytest.raises(ZeroDivisionError):
-        with single_threaded_blas():
-            1 / 0
-    assert blas_threads() == before
+def _run_python(code, **env):
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **env})
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_thread_count_follows_omp_num_threads():
+    out = _run_python("from deepcore.backend.threads import blas_threads; from deepcore.bench.runner import "
+                      "thread_count; print(blas_threads(), thread_count())", OMP_NUM_THREADS="1")
+    assert out == ["1", "1"]
+
+
+# --- backend.host_memory: freed arrays stay in the process -------------------------------------------
+_FAULTS = """
+import resource, deepcore as dc
+from deepcore.backend import host_memory
+from deepcore.nn import functional as F
+lstm, head = dc.nn.LSTM(16, 128, batch_first=True), dc.nn.Linear(128, 10)
+opt = dc.optim.Adam([*lstm.parameters(), *head.parameters()])
+x, y = dc.randn(64, 32, 16), dc.randint(0, 10, (64,))
+def step():
+    opt.zero_grad()
+    out, _ = lstm(x)
+    F.cross_entropy(head(out[:, -1]), y).backward()
+    opt.step()
+for _ in range(3):
+    step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    step()
+print(host_memory.apply_default(), (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 5)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc policy")
+def test_keep_freed_memory_removes_page_faults_of_a_training_step():
+    kept, kept_faults = _run_python(_FAULTS)
+    if kept != "True":
+        pytest.skip("not glibc: mallopt is unavailable")
+    default, default_faults = _run_python(_FAULTS, DEEPCORE_KEEP_FREED_MEMORY="0")
+    assert default == "False"
+    # The LSTM step's temporaries (~10 MB) are refaulted every step by glibc's defaults (~2000 faults here).
+    assert int(kept_faults) < 50, f"{kept_faults} page faults per step with the policy, {default_faults} without"
+
+
+def test_keep_freed_memory_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="trim_threshold"):
+        dc.backend.keep_freed_memory(trim_threshold=-1)
+    with pytest.raises(ValueError, match="mmap_threshold"):
+        dc.backend.keep_freed_memory(mmap_threshold=1.5)
 
 
 # --- backend.blas: the direct CBLAS GEMM used by the shifted-GEMM convolution --------------------------

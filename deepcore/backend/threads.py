@@ -1,8 +1,7 @@
-"""BLAS thread control. Small GEMMs inside sequential loops (the steps of an RNN) run several times faster
-on one BLAS thread: waking the pool for a 64x128x512 product costs more than the product itself."""
+"""BLAS thread count. deepcore runs its GEMMs on NumPy's BLAS, whose pool follows OMP_NUM_THREADS (or
+OPENBLAS_NUM_THREADS); the numba kernels run serially next to it, so the two never oversubscribe the cores.
+The bench reads the count here to give PyTorch the same number of threads."""
 from __future__ import annotations
-
-import contextlib
 
 _blas = None
 
@@ -13,20 +12,6 @@ def _blas_libraries():
         from threadpoolctl import ThreadpoolController
         _blas = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
     return _blas
-
-
-@contextlib.contextmanager
-def single_threaded_blas():
-    """Run the block with every loaded BLAS on one thread, then restore each library's thread count."""
-    libs = _blas_libraries()
-    saved = [lib.num_threads for lib in libs]
-    for lib in libs:
-        lib.set_num_threads(1)
-    try:
-        yield
-    finally:
-        for lib, n in zip(libs, saved):
-            lib.set_num_threads(n)
 
 
 def blas_threads() -> int:

@@ -11,8 +11,9 @@ from .workloads import WORKLOADS, build_deepcore, build_torch, matmul_size
 
 
 def thread_count() -> int:
-    """deepcore's CPU thread count: OMP_NUM_THREADS if set, else every core."""
-    return int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
+    """deepcore's CPU thread count: that of NumPy's BLAS pool (OMP_NUM_THREADS if set, else every core)."""
+    from ..backend.threads import blas_threads
+    return blas_threads()
 
 
 def _rss_bytes() -> int:

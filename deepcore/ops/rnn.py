@@ -8,13 +8,10 @@ Gate orders follow PyTorch: LSTM (i, f, g, o), GRU (r, z, n).
 """
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from ..autograd import Function
 from ..backend import device_of, get_kernel
-from ..backend.threads import single_threaded_blas
 
 MODES = ("tanh", "relu", "lstm", "gru")
 GATES = {"tanh": 1, "relu": 1, "lstm": 4, "gru": 3}
@@ -87,99 +84,13 @@ class _Generic:
         self.xp.multiply(dh, z, out=dh_direct)
 
 
-# --- numba step kernels (CPU fast path) ----------------------------------------------------------------
-# Plain functions compiled lazily with numba.njit (numba's import and compilation are slow). Each loops
-# once over the units (n, j) and computes all gates of a unit, so ``act`` may be updated in place. The
-# nonlinearities are written with exp, in the arrays' own precision (glibc's scalar tanh is 3-4x slower
-# than exp; numba cannot vectorise either). Measured on (N, H) = (64, 128): forward kernels on par with
-# NumPy's SIMD chain, backward kernels up to 3x faster (one pass, no temporaries).
-def _nb_lstm_fwd(hw, act, c_prev, c, h):
-    N, H = h.shape
-    one, two = act.dtype.type(1), act.dtype.type(2)
-    for n in range(N):
-        for j in range(H):
-            i = one / (one + np.exp(-(act[n, j] + hw[n, j])))
-            f = one / (one + np.exp(-(act[n, H + j] + hw[n, H + j])))
-            g = two / (one + np.exp(-two * (act[n, 2 * H + j] + hw[n, 2 * H + j]))) - one
-            o = one / (one + np.exp(-(act[n, 3 * H + j] + hw[n, 3 * H + j])))
-            act[n, j] = i
-            act[n, H + j] = f
-            act[n, 2 * H + j] = g
-            act[n, 3 * H + j] = o
-            cc = f * c_prev[n, j] + i * g
-            c[n, j] = cc
-            h[n, j] = o * (two / (one + np.exp(-two * cc)) - one)
-
-
-def _nb_lstm_bwd(act, c_prev, c, dh, gy, dc, dg, dc_out):
-    N, H = c.shape
-    one, two = act.dtype.type(1), act.dtype.type(2)
-    for n in range(N):
-        for j in range(H):
-            i = act[n, j]
-            f = act[n, H + j]
-            g = act[n, 2 * H + j]
-            o = act[n, 3 * H + j]
-            tc = two / (one + np.exp(-two * c[n, j])) - one
-            d = dh[n, j] + gy[n, j]
-            dct = dc[n, j] + d * o * (one - tc * tc)
-            dg[n, j] = dct * g * i * (one - i)
-            dg[n, H + j] = dct * c_prev[n, j] * f * (one - f)
-            dg[n, 2 * H + j] = dct * i * (one - g * g)
-            dg[n, 3 * H + j] = d * tc * o * (one - o)
-            dc_out[n, j] = dct * f
-
-
-def _nb_gru_fwd(hw, act, h_prev, hn, h):
-    N, H = h.shape
-    one, two = act.dtype.type(1), act.dtype.type(2)
-    for n in range(N):
-        for j in range(H):
-            r = one / (one + np.exp(-(act[n, j] + hw[n, j])))
-            z = one / (one + np.exp(-(act[n, H + j] + hw[n, H + j])))
-            hnv = hw[n, 2 * H + j]
-            nn_ = two / (one + np.exp(-two * (act[n, 2 * H + j] + r * hnv))) - one
-            act[n, j] = r
-            act[n, H + j] = z
-            act[n, 2 * H + j] = nn_
-            hn[n, j] = hnv
-            h[n, j] = (h_prev[n, j] - nn_) * z + nn_
-
-
-def _nb_gru_bwd(act, hn, h_prev, dh, gy, dgx, dgh, dh_direct):
-    N, H = hn.shape
-    one = act.dtype.type(1)
-    for n in range(N):
-        for j in range(H):
-            r = act[n, j]
-            z = act[n, H + j]
-            nn_ = act[n, 2 * H + j]
-            d = dh[n, j] + gy[n, j]
-            dn = d * (one - z) * (one - nn_ * nn_)
-            dr = dn * hn[n, j] * r * (one - r)
-            dz = d * (h_prev[n, j] - nn_) * z * (one - z)
-            dgx[n, j] = dr
-            dgx[n, H + j] = dz
-            dgx[n, 2 * H + j] = dn
-            dgh[n, j] = dr
-            dgh[n, H + j] = dz
-            dgh[n, 2 * H + j] = dn * r
-            dh_direct[n, j] = d * z
-
-
+# --- numba step kernels (CPU fast path): ops/_rnn_kernels.py, imported on first use -------------------
 class _Numba:
     """The numba-compiled step kernels; same signatures as :class:`_Generic`."""
 
-    _compiled = None
-
     def __init__(self):
-        if _Numba._compiled is None:
-            import numba
-            jit = numba.njit(cache=True, nogil=True, fastmath=True)  # serial: N * H is small per step
-            _Numba._compiled = {name: jit(fn) for name, fn in
-                                (("lstm_fwd", _nb_lstm_fwd), ("lstm_bwd", _nb_lstm_bwd),
-                                 ("gru_fwd", _nb_gru_fwd), ("gru_bwd", _nb_gru_bwd))}
-        self.__dict__.update(_Numba._compiled)
+        from . import _rnn_kernels as nb
+        self.lstm_fwd, self.lstm_bwd, self.gru_fwd, self.gru_bwd = nb.lstm_fwd, nb.lstm_bwd, nb.gru_fwd, nb.gru_bwd
 
 
 _HAVE_NUMBA = None
@@ -241,11 +152,6 @@ def _contig(xp, a):
 
 
 # --- the fused layer op ------------------------------------------------------------------------------
-def _step_loop_blas(xp):
-    """One BLAS thread for the per-step GEMMs on the CPU (they are too small to gain from a thread pool)."""
-    return single_threaded_blas() if xp is np else contextlib.nullcontext()
-
-
 class Recurrent(Function):
     """One recurrent layer, one direction, over a whole sequence.
 
@@ -279,34 +185,33 @@ class Recurrent(Function):
         w_hh_t = w_hh.T
         ys = xp.empty((T, N, H), dtype=x.dtype)
         k = _step_kernels(xp, x, self.fast)
-        with _step_loop_blas(xp):  # per-step GEMMs are small
-            h, c = h0, c0
-            if mode == "lstm":
-                cs = xp.empty((T, N, H), dtype=x.dtype)
-                for t in self._order(T):
-                    k.lstm_fwd(h @ w_hh_t, xw[t], c, cs[t], ys[t])
-                    h, c = ys[t], cs[t]
-                extra = (c0, cs)
-            elif mode == "gru":
-                hns = xp.empty((T, N, H), dtype=x.dtype)
-                for t in self._order(T):
-                    hw = h @ w_hh_t
-                    if b_hh is not None:
-                        hw += b_hh
-                    k.gru_fwd(hw, xw[t], h, hns[t], ys[t])
-                    h = ys[t]
-                extra = (hns,)
-            else:
-                for t in self._order(T):
-                    a = xw[t]
-                    a += h @ w_hh_t
-                    if mode == "tanh":
-                        xp.tanh(a, out=ys[t])
-                    else:
-                        xp.maximum(a, 0, out=ys[t])
-                    h = ys[t]
-                xw = None                                 # the outputs alone give the derivative
-                extra = ()
+        h, c = h0, c0
+        if mode == "lstm":
+            cs = xp.empty((T, N, H), dtype=x.dtype)
+            for t in self._order(T):
+                k.lstm_fwd(h @ w_hh_t, xw[t], c, cs[t], ys[t])
+                h, c = ys[t], cs[t]
+            extra = (c0, cs)
+        elif mode == "gru":
+            hns = xp.empty((T, N, H), dtype=x.dtype)
+            for t in self._order(T):
+                hw = h @ w_hh_t
+                if b_hh is not None:
+                    hw += b_hh
+                k.gru_fwd(hw, xw[t], h, hns[t], ys[t])
+                h = ys[t]
+            extra = (hns,)
+        else:
+            for t in self._order(T):
+                a = xw[t]
+                a += h @ w_hh_t
+                if mode == "tanh":
+                    xp.tanh(a, out=ys[t])
+                else:
+                    xp.maximum(a, 0, out=ys[t])
+                h = ys[t]
+            xw = None                                 # the outputs alone give the derivative
+            extra = ()
         need_x, need_w_ih = self.needs_input_grad[0], self.needs_input_grad[3]
         self.save_for_backward(x if need_w_ih else None, w_ih if need_x else None, w_hh, h0, ys, xw, *extra)
         if mode == "lstm":
@@ -324,40 +229,39 @@ class Recurrent(Function):
         order = list(self._order(T))
         dg = xp.empty((T, N, G), dtype=ys.dtype)     # gradient w.r.t. the pre-activations of every step
         dgh = dg                                      # ... as seen by W_hh (differs for GRU's n gate)
-        with _step_loop_blas(xp):
-            if mode == "lstm":
-                c0, cs = extra
-                dc = xp.ascontiguousarray(gcn, dtype=ys.dtype)
-                for s in range(T - 1, -1, -1):
-                    t = order[s]
-                    c_prev = c0 if s == 0 else cs[order[s - 1]]
-                    dc_out = xp.empty_like(dc)
-                    k.lstm_bwd(act[t], c_prev, cs[t], dh, gys[t], dc, dg[t], dc_out)
-                    dc = dc_out
-                    dh = dg[t] @ w_hh
-                gc0 = dc
-            elif mode == "gru":
-                (hns,) = extra
-                dgh = xp.empty((T, N, G), dtype=ys.dtype)
-                for s in range(T - 1, -1, -1):
-                    t = order[s]
-                    h_prev = h0 if s == 0 else ys[order[s - 1]]
-                    direct = xp.empty_like(dh)
-                    k.gru_bwd(act[t], hns[t], h_prev, dh, gys[t], dg[t], dgh[t], direct)
-                    dh = dgh[t] @ w_hh
-                    dh += direct
-                gc0 = None
-            else:
-                for s in range(T - 1, -1, -1):
-                    t = order[s]
-                    d = dh + gys[t]
-                    y = ys[t]
-                    if mode == "tanh":
-                        xp.multiply(d, 1 - y * y, out=dg[t])
-                    else:
-                        xp.multiply(d, y > 0, out=dg[t])
-                    dh = dg[t] @ w_hh
-                gc0 = None
+        if mode == "lstm":
+            c0, cs = extra
+            dc = xp.ascontiguousarray(gcn, dtype=ys.dtype)
+            for s in range(T - 1, -1, -1):
+                t = order[s]
+                c_prev = c0 if s == 0 else cs[order[s - 1]]
+                dc_out = xp.empty_like(dc)
+                k.lstm_bwd(act[t], c_prev, cs[t], dh, gys[t], dc, dg[t], dc_out)
+                dc = dc_out
+                dh = dg[t] @ w_hh
+            gc0 = dc
+        elif mode == "gru":
+            (hns,) = extra
+            dgh = xp.empty((T, N, G), dtype=ys.dtype)
+            for s in range(T - 1, -1, -1):
+                t = order[s]
+                h_prev = h0 if s == 0 else ys[order[s - 1]]
+                direct = xp.empty_like(dh)
+                k.gru_bwd(act[t], hns[t], h_prev, dh, gys[t], dg[t], dgh[t], direct)
+                dh = dgh[t] @ w_hh
+                dh += direct
+            gc0 = None
+        else:
+            for s in range(T - 1, -1, -1):
+                t = order[s]
+                d = dh + gys[t]
+                y = ys[t]
+                if mode == "tanh":
+                    xp.multiply(d, 1 - y * y, out=dg[t])
+                else:
+                    xp.multiply(d, y > 0, out=dg[t])
+                dh = dg[t] @ w_hh
+            gc0 = None
 
         need = self.needs_input_grad
         dg2, dgh2 = dg.reshape(T * N, G), dgh.reshape(T * N, G)
