@@ -314,3 +314,26 @@ def test_errors():
         R.recurrent(dc.zeros(2, 1, 3), dc.zeros(1, 4), dc.zeros(4, 3), dc.zeros(4, 4), mode="lstmx")
     with pytest.raises(ValueError, match=r"w_ih \(4, 3\)"):
         R.recurrent(dc.zeros(2, 1, 3), dc.zeros(1, 4), dc.zeros(4, 3), dc.zeros(4, 4), mode="gru")
+
+
+# --- the numba kernels' float32 tanh: accurate, saturating and NaN-propagating ----------------------------
+@pytest.mark.parametrize("mode", ["lstm", "gru"])
+def test_numba_float32_step_kernels_at_extremes_match_generic(mode):
+    from deepcore.ops import _rnn_kernels as K
+    rng = np.random.default_rng(0)
+    N, H = 3, 41                                           # a ragged tail after the SIMD lanes
+    G = (4 if mode == "lstm" else 3) * H
+    hw = (rng.standard_normal((N, G)) * np.logspace(-3, 4, G)).astype(np.float32)   # up to +-1e4
+    act = (rng.standard_normal((N, G)) * 10).astype(np.float32)
+    act[1, 7] = np.nan                                     # input gate / r gate of unit (1, 7)
+    hw[2, 2 * H + 3] = -np.inf                             # the cell candidate of unit (2, 3)
+    state = rng.standard_normal((N, H)).astype(np.float32)
+    outs = {}
+    for name, k in (("numba", K), ("generic", R._Generic(np))):
+        a, s1, s2 = act.copy(), np.empty_like(state), np.empty_like(state)
+        getattr(k, f"{mode}_fwd")(hw, a, state, s1, s2)
+        outs[name] = (a, s1, s2)
+    for fast, ref in zip(outs["numba"], outs["generic"]):
+        np.testing.assert_allclose(fast, ref, rtol=0, atol=1e-5, equal_nan=True)   # GRU: r error x |hn| up to 1e4
+    h = outs["numba"][2]
+    assert np.isnan(h[1, 7]) and np.isfinite(np.delete(h[1], 7)).all()

@@ -177,10 +177,11 @@ class Recurrent(Function):
                 raise TypeError(f"recurrent ({mode}): {name} has dtype {a.dtype} but x has dtype {x.dtype}")
         h0, c0 = _contig(xp, h0), _contig(xp, c0)
         xw = x.reshape(T * N, I) @ w_ih.T             # every step's input projection in one GEMM
-        if b_ih is not None:
-            xw += b_ih
+        bias = b_ih
         if b_hh is not None and mode != "gru":       # GRU keeps b_hh inside r * (W_hn h + b_hn)
-            xw += b_hh
+            bias = b_hh if bias is None else bias + b_hh
+        if bias is not None:
+            xw += bias
         xw = xw.reshape(T, N, G)
         w_hh_t = w_hh.T
         ys = xp.empty((T, N, H), dtype=x.dtype)
@@ -273,7 +274,9 @@ class Recurrent(Function):
                 (0, slice(1, T), slice(0, T - 1))
             gw_hh = dgh[rest].reshape(-1, G).T @ ys[prev].reshape(-1, H) + dgh[first].T @ h0
         gb_ih = dg2.sum(axis=0) if need[5] else None
-        gb_hh = dgh2.sum(axis=0) if need[6] else None
+        gb_hh = None
+        if need[6]:                                   # the same sum unless GRU's n gate made them differ
+            gb_hh = gb_ih.copy() if gb_ih is not None and dgh is dg else dgh2.sum(axis=0)
         return (gx, dh if need[1] else None, gc0 if need[2] else None, gw_ih, gw_hh, gb_ih, gb_hh)
 
 
