@@ -128,7 +128,8 @@ def test_numba_maxpool_forward_matches_generic(case, dtype):
     xs, k, s, p = case
     hyper = pool_mod._check_pool("max_pool2d", dc.zeros(xs), k, s, p)[1]
     x = _x(xs).astype(dtype)
-    x.reshape(-1)[::7] = np.nan  # NaN handling must agree too
+    x.reshape(-1)[::7] = np.nan      # NaN handling must agree too
+    x.reshape(-1)[1::5] = 0.25       # and ties: the first maximum of a window wins
     args = (x, hyper["kernel"], hyper["out_hw"], hyper["stride"], hyper["padding"])
     y_fast, arg_fast = pool_mod._maxpool_forward(np, *args)
     y_gen, arg_gen = pool_mod._maxpool_forward_xp(np, *args)

@@ -71,7 +71,7 @@ def _maxpool_forward_xp(xp, x, kernel, out_hw, stride, padding):
     low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     xpad = _padded(xp, x, padding, low)
     y = _window(xpad, 0, 0, oh, ow, stride).copy()
-    arg = xp.zeros(y.shape, dtype=_arg_dtype(kernel))
+    arg = xp.zeros(y.shape, dtype=np.int32)
     for k in range(1, kh * kw):
         v = _window(xpad, k // kw, k % kw, oh, ow, stride)
         better = v > y
@@ -82,15 +82,20 @@ def _maxpool_forward_xp(xp, x, kernel, out_hw, stride, padding):
     return y, arg
 
 
-def _arg_dtype(kernel):
-    return np.int16 if kernel[0] * kernel[1] < 2 ** 15 else np.int32
-
-
 def _maxpool_forward(xp, x, kernel, out_hw, stride, padding):
+    """CPU fast path: copy each kernel offset's window view into one (K, P) buffer, reduce it with numba."""
     if xp is np and x.dtype in _FAST_DTYPES:
         kernels = _numba_kernels()
         if kernels is not None:
-            return kernels.maxpool_forward(x, *kernel, *out_hw, *stride, *padding, _arg_dtype(kernel))
+            kh, kw = kernel
+            xpad = _padded(xp, x, padding, -np.inf)
+            taps = np.empty((kh * kw, x.shape[0], x.shape[1]) + tuple(out_hw), dtype=x.dtype)
+            for k in range(kh * kw):
+                taps[k] = _window(xpad, k // kw, k % kw, *out_hw, stride)
+            y = np.empty(taps.shape[1:], dtype=x.dtype)
+            arg = np.empty(y.shape, dtype=np.int32)
+            kernels.max_over_taps(taps.reshape(kh * kw, -1), y.reshape(-1), arg.reshape(-1))
+            return y, arg
     return _maxpool_forward_xp(xp, x, kernel, out_hw, stride, padding)
 
 
