@@ -165,7 +165,8 @@ SHIFTED_CASES = [
     ((2, 16, 6, 5), (4, 16, 3, 3), 1, 1, 1, 1),
     ((2, 16, 7, 7), (3, 16, 2, 3), 1, (1, 0), (2, 1), 1),   # dilation, padding on one axis
     ((1, 16, 5, 5), (2, 16, 5, 5), 1, 0, 1, 1),             # kernel covers the whole input
-    ((3, 17, 9, 4), (5, 17, 3, 1), 1, (2, 0), 1, 1),        # padding beyond the kernel's reach
+    ((3, 17, 9, 4), (5, 17, 3, 1), 1, (2, 0), 1, 1),        # padding equal to the kernel's reach
+    ((2, 16, 4, 5), (3, 16, 1, 3), 1, (1, 3), 1, 1),        # padding beyond it: outputs outgrow the rows
 ]
 SHIFTED_IDS = [f"x{c[0]}w{c[1]}p{c[3]}d{c[4]}".replace(" ", "") for c in SHIFTED_CASES]
 

@@ -151,7 +151,7 @@ class Conv2d(Function):
 
     Saves x and w (x only if the weight needs a gradient, w only if the input does); the columns are
     rebuilt in backward rather than kept, trading one im2col for kh*kw times less memory. On the CPU,
-    stride-1 convolutions take the shifted-GEMM path (``conv_shifted``), which saves the padded input.
+    stride-1 convolutions take the shifted-GEMM path (``conv_shifted``), which saves the input on its grid.
     """
 
     def forward(self, x, w, b=None):
@@ -164,9 +164,10 @@ class Conv2d(Function):
         need_x, need_w = self.needs_input_grad[0], self.needs_input_grad[1]
         self.shifted = not self.pointwise and conv_shifted.applies(x, w, self.stride, g)
         if self.shifted:
-            xpad = conv_shifted.pad_channels_first(x, self.padding)
-            self.save_for_backward(xpad if need_w else None, w if need_x else None)
-            return conv_shifted.forward(xpad, w, self.out_hw, self.dilation, b)
+            self.grid = conv_shifted.grid_of(x.shape, (kh, kw), self.padding, self.dilation, self.out_hw)
+            x_grid = conv_shifted.to_grid(x, self.grid, self.grid.base)
+            self.save_for_backward(x_grid if need_w else None, w if need_x else None)
+            return conv_shifted.forward(x_grid, self.grid, w, n, self.out_hw, b)
         self.save_for_backward(x if need_w else None, w if need_x else None)
         if self.pointwise:
             # (G, Og, Cg) @ (N, G, Cg, H*W) -> (N, G, Og, H*W): NCHW directly, no columns.
@@ -220,13 +221,11 @@ class Conv2d(Function):
                          self.dilation)
         return (gx, gw, gb)[:len(self.needs_input_grad)]
 
-    def _shifted_backward(self, gy, xpad, w, need_x, need_w, need_b):
-        n, c, h, wd = self.x_shape
-        hp, wp = h + 2 * self.padding[0], wd + 2 * self.padding[1]
+    def _shifted_backward(self, gy, x_grid, w, need_x, need_w, need_b):
         gb = gy.sum(axis=(0, 2, 3)) if need_b else None
-        gy_grid = conv_shifted.grad_output_on_grid(gy, hp, wp)
-        gw = conv_shifted.weight_grad(gy_grid, xpad, self.kernel, self.dilation) if need_w else None
-        gx = conv_shifted.input_grad(gy_grid, w, self.x_shape, self.padding, self.dilation) if need_x else None
+        gy_grid = conv_shifted.grad_output_on_grid(gy, self.grid)
+        gw = conv_shifted.weight_grad(gy_grid, x_grid, self.grid, self.kernel) if need_w else None
+        gx = conv_shifted.input_grad(gy_grid, self.grid, w, self.x_shape) if need_x else None
         return (gx, gw, gb)[:len(self.needs_input_grad)]
 
 
