@@ -160,8 +160,18 @@ def _topological_order(root_fns):
     return order
 
 
-def _accumulate(current, g):
-    return g if current is None else current + g
+def _accumulate(current, g, owned):
+    """current + g. The first sum is a new array, recorded in ``owned`` (id -> array); later sums into it
+    add in place. Arrays the engine did not create (a backward's return value, the caller's grad_tensors)
+    are never written to, since other slots or the caller may hold them too."""
+    if current is None:
+        return g
+    if id(current) in owned and current.dtype == g.dtype:
+        current += g
+        return current
+    total = current + g
+    owned[id(total)] = total
+    return total
 
 
 def run_backward(tensors, grad_tensors, retain_graph=False, capture=None):
@@ -174,6 +184,7 @@ def run_backward(tensors, grad_tensors, retain_graph=False, capture=None):
     from .tensor import Tensor
     buffers: dict = {}
     leaf_grads: dict = {}
+    owned: dict = {}                # sums made by _accumulate: safe to add into in place
     roots = []
     for t, g in zip(tensors, grad_tensors):
         if not t.requires_grad:
@@ -187,13 +198,13 @@ def run_backward(tensors, grad_tensors, retain_graph=False, capture=None):
             if tuple(g.shape) != t.shape:
                 raise RuntimeError(f"backward: grad of shape {tuple(g.shape)} given for a tensor of shape {t.shape}")
         if t._grad_fn is None:
-            leaf_grads[id(t)] = (t, _accumulate(leaf_grads.get(id(t), (None, None))[1], g))
+            leaf_grads[id(t)] = (t, _accumulate(leaf_grads.get(id(t), (None, None))[1], g, owned))
             continue
         fn = t._grad_fn
         if fn._freed:
             raise RuntimeError(_FREED_MSG)
         slot = buffers.setdefault(fn, [None] * len(fn._out_meta))
-        slot[t._out_idx] = _accumulate(slot[t._out_idx], g)
+        slot[t._out_idx] = _accumulate(slot[t._out_idx], g, owned)
         roots.append(fn)
 
     wanted = {}
@@ -206,6 +217,9 @@ def run_backward(tensors, grad_tensors, retain_graph=False, capture=None):
         grads = buffers.pop(fn, None)
         if grads is None:
             continue
+        for g in grads:                  # handed to backward now: may be returned, stored or freed
+            if g is not None:
+                owned.pop(id(g), None)
         if fn._freed:
             raise RuntimeError(_FREED_MSG)
         for i, (shape, dtype) in enumerate(fn._out_meta):
@@ -226,11 +240,11 @@ def run_backward(tensors, grad_tensors, retain_graph=False, capture=None):
             if isinstance(node, Function):
                 expect = node._out_meta[idx][0]
                 slot = buffers.setdefault(node, [None] * len(node._out_meta))
-                slot[idx] = _accumulate(slot[idx], _check_grad(fn, gx, expect))
+                slot[idx] = _accumulate(slot[idx], _check_grad(fn, gx, expect), owned)
             else:
                 gx = _check_grad(fn, gx, node.shape)
                 prev = leaf_grads.get(id(node))
-                leaf_grads[id(node)] = (node, _accumulate(None if prev is None else prev[1], gx))
+                leaf_grads[id(node)] = (node, _accumulate(None if prev is None else prev[1], gx, owned))
         if not retain_graph:
             fn._release()
 

@@ -151,3 +151,34 @@ def test_intermediate_arrays_not_kept_alive():
     assert ref() is None
     y.backward(dc.ones(10, dtype=dc.float64))
     np.testing.assert_allclose(x.grad.numpy(), 2.0)
+
+
+class _Fan(dc.Function):
+    """y = a + b; backward returns the SAME array for both inputs (as Add-like ops may)."""
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, gy):
+        return gy, gy
+
+
+def test_fan_in_sums_in_place_without_touching_foreign_arrays(device):
+    # x's gradient slot receives 6 contributions: the first two make a new sum, the rest add into it.
+    x = dc.tensor(np.arange(1.0, 5.0), device=device, requires_grad=True)
+    h = x * 1.0
+    y = _Fan.apply(_Fan.apply(h, h), _Fan.apply(h * 2.0, h)) + h * h
+    seed = np.linspace(-1.0, 1.0, 4)
+    seed_copy = seed.copy()
+    y.backward(dc.tensor(seed, device=device))
+    np.testing.assert_allclose(x.grad.numpy(), seed * (1 + 1 + 2 + 1 + 2 * np.arange(1.0, 5.0)))
+    np.testing.assert_array_equal(seed, seed_copy)           # the caller's gradient is never written to
+
+    # every leaf contribution is the caller's own array: the leaf's sum must be a new array
+    leaf = dc.tensor(np.ones(3), device=device, requires_grad=True)
+    g = dc.tensor(np.full(3, 2.0), device=device)
+    _Fan.apply(_Fan.apply(leaf, leaf), leaf).backward(g)
+    np.testing.assert_allclose(leaf.grad.numpy(), np.full(3, 6.0))
+    np.testing.assert_allclose(g.numpy(), np.full(3, 2.0))
+    assert dc.gradcheck(lambda a: _Fan.apply(_Fan.apply(a, a * a), a).sum(),
+                        [dc.tensor(np.arange(3.0), device=device, requires_grad=True)])
