@@ -121,18 +121,18 @@ def gru_bwd(act, hn, h_prev, dh, gy, dgx, dgh, dh_direct):
     N, H = hn.shape
     one = act.dtype.type(1)
     for n in range(N):
-        for j in range(H):
-            r = act[n, j]
+        for j in range(H):                                   # z and n gates, and the direct path to h
             z = act[n, H + j]
             nn_ = act[n, 2 * H + j]
             d = dh[n, j] + gy[n, j]
-            dn = d * (one - z) * (one - nn_ * nn_)
-            dr = dn * hn[n, j] * r * (one - r)
-            dz = d * (h_prev[n, j] - nn_) * z * (one - z)
-            dgx[n, j] = dr
-            dgx[n, H + j] = dz
-            dgx[n, 2 * H + j] = dn
-            dgh[n, j] = dr
-            dgh[n, H + j] = dz
-            dgh[n, 2 * H + j] = dn * r
+            dgx[n, H + j] = d * (h_prev[n, j] - nn_) * z * (one - z)
+            dgx[n, 2 * H + j] = d * (one - z) * (one - nn_ * nn_)
             dh_direct[n, j] = d * z
+        for j in range(H):                                   # r gate, and what W_hh sees
+            r = act[n, j]
+            dn = dgx[n, 2 * H + j]
+            dr = dn * hn[n, j] * r * (one - r)
+            dgx[n, j] = dr
+            dgh[n, j] = dr
+            dgh[n, H + j] = dgx[n, H + j]
+            dgh[n, 2 * H + j] = dn * r
