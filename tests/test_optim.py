@@ -497,27 +497,34 @@ def test_state_dict_keys_are_indices_not_ids():
     assert "SGD (" in repr(opt) and "lr: 0.2" in repr(opt)
 
 
-# --- the fused numba Adam/AdamW update (CPU fast path) equals the generic NumPy update -----------------
+# --- the fused numba updates (CPU fast path) equal the generic NumPy updates --------------------------
+FUSED = [("Adam", dict(lr=0.01), "adam"), ("Adam", dict(lr=0.01, weight_decay=0.1), "adam"),
+         ("AdamW", dict(lr=0.01, weight_decay=0.1, betas=(0.8, 0.99)), "adam"),
+         ("SGD", dict(lr=0.1, momentum=0.9), "sgd_momentum"),
+         ("SGD", dict(lr=0.1, momentum=0.8, dampening=0.3, weight_decay=0.05), "sgd_momentum"),
+         ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01), "sgd_momentum")]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name,kwargs", [("Adam", dict(lr=0.01)), ("Adam", dict(lr=0.01, weight_decay=0.1)),
-                                         ("AdamW", dict(lr=0.01, weight_decay=0.1, betas=(0.8, 0.99)))])
-def test_fused_adam_matches_generic_update(name, kwargs, dtype, monkeypatch):
-    from deepcore.optim import _fused_cpu, adam as adam_mod
+@pytest.mark.parametrize("name,kwargs,kernel", FUSED, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(FUSED)])
+def test_fused_update_matches_generic_update(name, kwargs, kernel, dtype, monkeypatch):
+    from deepcore.optim import _fused_cpu, optimizer as optimizer_mod
     calls = []
-    fused_adam = _fused_cpu.adam
-    monkeypatch.setattr(_fused_cpu, "adam", lambda *a, **k: calls.append(1) or fused_adam(*a, **k))
+    fused = getattr(_fused_cpu, kernel)
+    monkeypatch.setattr(_fused_cpu, kernel, lambda *a, **k: calls.append(1) or fused(*a, **k))
     inits, grads = make_problem()
     histories = {}
     for fast in (True, False):
-        monkeypatch.setattr(adam_mod, "use_fast_path", fast)
+        monkeypatch.setattr(optimizer_mod, "use_fast_path", fast)
         params = make_params(inits, "cpu", dtype)
         opt = getattr(optim, name)(params, **kwargs)
         histories[fast] = run(opt, params, grads, dtype)
-        states = [opt.state[p] for p in params]
-        histories[fast].append([s[k] for s in states for k in ("exp_avg", "exp_avg_sq")])
+        histories[fast].append([a for p in params for a in opt.state[p].values() if isinstance(a, np.ndarray)])
     tol = dict(rtol=2e-6, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-15)
     for fast_step, generic_step in zip(histories[True], histories[False]):
+        assert len(fast_step) == len(generic_step)
         for a, b in zip(fast_step, generic_step):
             assert a.dtype == dtype
             np.testing.assert_allclose(a, b, **tol)
-    assert len(calls) == len(inits) * len(grads)       # the fast run really took the fused update, every step
+    # the fast run took the fused update at every step (SGD's first step only creates the momentum buffer)
+    assert len(calls) == len(inits) * (len(grads) - (kernel == "sgd_momentum"))

@@ -40,3 +40,19 @@ def adam(p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, decoupled, step):
     inv_sqrt_bc2 = 1.0 / np.sqrt(1.0 - beta2 ** step)
     _adam(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), s(decay), s(l2), s(beta1), s(1.0 - beta1),
           s(beta2), s(1.0 - beta2), s(step_size), s(inv_sqrt_bc2), s(eps))
+
+
+@njit(**_JIT)
+def _sgd_momentum(p, g, buf, l2, momentum, one_minus_dampening, lr, nesterov):
+    for k in range(p.size):
+        d = g[k] + l2 * p[k]
+        b = momentum * buf[k] + one_minus_dampening * d
+        buf[k] = b
+        p[k] -= lr * (d + momentum * b if nesterov else b)
+
+
+def sgd_momentum(p, g, buf, *, lr, momentum, dampening, weight_decay, nesterov):
+    """One SGD step with an existing momentum buffer, in place on ``p`` and ``buf``."""
+    s = p.dtype.type
+    _sgd_momentum(p.reshape(-1), g.reshape(-1), buf.reshape(-1), s(weight_decay), s(momentum),
+                  s(1.0 - dampening), s(lr), bool(nesterov))

@@ -2,22 +2,7 @@
 import math
 
 from ..backend import array_module
-from .optimizer import Optimizer, _check_number, _l2_grad
-
-
-#: Use the fused numba update on the CPU when available; tests switch this off for the reference.
-use_fast_path = True
-
-
-def _fused_cpu():
-    """The numba kernels module, or None when switched off or numba is unavailable."""
-    if not use_fast_path:
-        return None
-    try:
-        from . import _fused_cpu as fused
-    except ImportError:  # pragma: no cover - numba is a dependency
-        return None
-    return fused
+from .optimizer import Optimizer, _check_number, _fused_kernels, _l2_grad
 
 
 class Adam(Optimizer):
@@ -59,7 +44,7 @@ class Adam(Optimizer):
         beta1, beta2 = (float(b) for b in group["betas"])
         state["step"] += 1
         t = state["step"]
-        fused = _fused_cpu() if not group["amsgrad"] else None
+        fused = _fused_kernels() if not group["amsgrad"] else None
         if fused is not None and fused.applies(p, g, state["exp_avg"], state["exp_avg_sq"]):
             fused.adam(p, g, state["exp_avg"], state["exp_avg_sq"], lr=lr, beta1=beta1, beta2=beta2, eps=eps,
                        weight_decay=wd, decoupled=self._decoupled, step=t)

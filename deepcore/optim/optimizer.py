@@ -262,6 +262,22 @@ def _check_number(name: str, value, low=0.0, high=None, low_open=False, high_ope
         raise ValueError(f"Invalid {label}: {value}")
 
 
+#: Use the fused numba updates (``_fused_cpu``) on the CPU when available; tests switch this off for the
+#: generic reference.
+use_fast_path = True
+
+
+def _fused_kernels():
+    """The numba kernels module, or None when switched off or numba is unavailable."""
+    if not use_fast_path:
+        return None
+    try:
+        from . import _fused_cpu as fused
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+    return fused
+
+
 def _l2_grad(p, g, weight_decay):
     """``g + weight_decay * p`` in a new array (the caller's gradient is never modified)."""
     xp = array_module(p)

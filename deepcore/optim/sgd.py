@@ -1,6 +1,6 @@
 """SGD with optional momentum, dampening, Nesterov momentum and L2 weight decay (torch.optim.SGD's rule)."""
 from ..backend import array_module
-from .optimizer import Optimizer, _check_number, _l2_grad, required
+from .optimizer import Optimizer, _check_number, _fused_kernels, _l2_grad, required
 
 
 class SGD(Optimizer):
@@ -31,11 +31,16 @@ class SGD(Optimizer):
         xp = array_module(p)
         lr, momentum, dampening = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
         wd = float(group["weight_decay"])
+        buf = state.get("momentum_buffer")
+        fused = _fused_kernels() if momentum != 0 and buf is not None else None
+        if fused is not None and fused.applies(p, g, buf):
+            fused.sgd_momentum(p, g, buf, lr=lr, momentum=momentum, dampening=dampening, weight_decay=wd,
+                               nesterov=group["nesterov"])
+            return
         d = g
         if wd != 0:
             d = _l2_grad(p, g, wd)
         if momentum != 0:
-            buf = state.get("momentum_buffer")
             if buf is None:
                 buf = state["momentum_buffer"] = d.copy()
             else:
