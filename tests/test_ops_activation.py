@@ -183,3 +183,27 @@ def test_float32_stays_float32(name, device):
     assert y.dtype == dc.float32
     grads = dc.autograd.grad(y, inputs, dc.ones(y.shape, device=device))
     assert all(g.dtype == dc.float32 for g in grads)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numba_relu_backward_matches_generic(dtype, monkeypatch):
+    from deepcore.ops import activation as act_mod
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 5, 7)).astype(dtype)
+    x[0, 0, :3] = [0.0, np.nan, -0.0]
+    gy = rng.standard_normal(x.shape).astype(dtype)
+    gy[1, 1, :2] = [np.inf, np.nan]                       # NaN/inf gradients must not be masked to 0
+    y = np.maximum(x, 0)
+
+    def grad():
+        X = dc.tensor(x, requires_grad=True)
+        dc.relu(X).backward(dc.tensor(gy))
+        return X.grad.numpy()
+
+    assert act_mod._fast_relu_backward(gy, y)
+    fast = grad()
+    monkeypatch.setattr(act_mod, "numba_kernels", lambda: None)
+    generic = grad()
+    assert fast.dtype == dtype
+    np.testing.assert_array_equal(fast, generic)
+    np.testing.assert_array_equal(generic, gy * (y > 0))

@@ -71,3 +71,13 @@ def tensor_method(*names):
             setattr(Tensor, n, fn)
         return fn
     return attach
+
+
+def numba_kernels():
+    """The numba CPU kernels module (``_cpu_kernels``), or None where numba is unavailable; the generic
+    NumPy code is used then. Imported on first use: numba's import is slow."""
+    try:
+        from . import _cpu_kernels
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+    return _cpu_kernels

@@ -1,8 +1,10 @@
 """Activation functions. Each saves only what its derivative needs (the output where that suffices)."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd import Function
-from ._util import as_tensor, normalize_axis, tensor_method
+from ._util import as_tensor, normalize_axis, numba_kernels, tensor_method
 
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu", "elu", "softplus", "softsign",
            "hardtanh", "prelu"]
@@ -16,7 +18,15 @@ class ReLU(Function):
 
     def backward(self, gy):
         (y,) = self.saved_tensors
+        if _fast_relu_backward(gy, y):
+            return numba_kernels().relu_backward(gy, y)
         return gy * (y > 0)
+
+
+def _fast_relu_backward(gy, y):
+    """Whether the numba ReLU backward applies: NumPy float32/float64, same dtype, both contiguous."""
+    return (isinstance(gy, np.ndarray) and gy.dtype in (np.float32, np.float64) and gy.dtype == y.dtype
+            and gy.flags.c_contiguous and y.flags.c_contiguous and numba_kernels() is not None)
 
 
 class Sigmoid(Function):

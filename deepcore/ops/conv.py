@@ -13,7 +13,7 @@ from ..autograd import Function
 from ..backend import device_of, get_kernel
 from ..tensor import Tensor
 from . import conv_shifted
-from ._util import as_tensor
+from ._util import as_tensor, numba_kernels as _numba_kernels
 
 __all__ = ["conv2d"]
 
@@ -37,15 +37,6 @@ def _pair(value, name, fn="conv2d", minimum=1):
     if any(v < minimum for v in pair):
         raise ValueError(f"{fn}: {name} must be >= {minimum}, got {pair}")
     return pair
-
-
-def _numba_kernels():
-    """The numba kernel module, or None where numba is unavailable (the generic path is used then)."""
-    try:
-        from . import _cpu_kernels
-    except Exception:  # pragma: no cover - numba missing or broken
-        return None
-    return _cpu_kernels
 
 
 def _launch(fn, total, args):
