@@ -1,10 +1,10 @@
-"""numba CPU kernels: fast paths for conv's col2im and for max-pooling forward and backward.
+"""numba CPU kernels: fast paths for conv's col2im, max-pooling forward and backward, and ReLU's backward.
 
-Each kernel works plane by plane over the (n, c) planes. They run on one thread on purpose: on the 2-core
-target a numba thread pool competes with OpenBLAS's for the same cores, and the cnn step measured faster
-with serial kernels (~303 ms) than with parallel=True ones (~328 ms); see benchmarks/NOTES.md. These are
-optional overrides of the generic xp code in conv.py / pool.py, which the tests use as their reference.
-Imported lazily (numba's import is slow).
+They run on one thread on purpose: on the 2-core target a numba thread pool competes with OpenBLAS's for the
+same cores, and the cnn step measured faster with serial kernels (~303 ms) than with parallel=True ones
+(~328 ms); see benchmarks/NOTES.md. The ones compiled with ``error_model="numpy"`` vectorise (Python's error
+model checks every division for zero). These are optional overrides of the generic xp code in conv.py,
+pool.py and activation.py, which the tests use as their reference. Imported lazily (numba's import is slow).
 """
 from __future__ import annotations
 

@@ -11,8 +11,7 @@ import numpy as np
 from ..autograd import Function
 from ..backend import device_of, get_kernel
 from ..tensor import Tensor
-from ._util import as_tensor
-from ._util import numba_kernels as _numba_kernels
+from ._util import as_tensor, numba_kernels as _numba_kernels
 from .conv import _FAST_DTYPES, _launch, _pair, _suffix, _use_cuda
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
