@@ -1,0 +1,268 @@
+"""``cupy.cuda`` on the emulated device: one device, streams with graph capture, the memory pool and hooks.
+
+Capture follows CUDA: between ``Stream.begin_capture()`` and ``end_capture()`` nothing runs; launches
+are recorded into the graph, a sync or host<->device copy raises ``cudaErrorStreamCaptureUnsupported``
+(and invalidates the capture), and ``Graph.launch()`` replays the recorded work on the same buffers.
+"""
+from __future__ import annotations
+
+import os
+
+from ._array import memory
+from ._runtime import (CUDARuntimeError, cuda_error, cudaErrorStreamCaptureInvalidated,
+                       cudaErrorStreamCaptureUnsupported, runtime)
+
+DEVICE_COUNT = int(os.environ.get("DEEPCORE_EMULATED_CUDA_DEVICES", "1"))
+_current_device = [0]
+
+
+class Device:
+    """cupy.cuda.Device: selects the current device inside ``with``."""
+
+    def __init__(self, device=None):
+        if device is None:
+            device = _current_device[0]
+        device = int(device)
+        if not 0 <= device < DEVICE_COUNT:
+            raise cuda_error(101, f"invalid device ordinal {device}")
+        self.id = device
+        self._prev = []
+
+    def __enter__(self):
+        self._prev.append(_current_device[0])
+        _current_device[0] = self.id
+        return self
+
+    def __exit__(self, *exc):
+        _current_device[0] = self._prev.pop()
+
+    def use(self):
+        _current_device[0] = self.id
+
+    def synchronize(self):
+        runtime.sync("Device.synchronize")
+
+    @property
+    def compute_capability(self):
+        return "90"
+
+    def __eq__(self, other):
+        return isinstance(other, Device) and other.id == self.id
+
+    def __hash__(self):
+        return hash(self.id)
+
+    def __repr__(self):
+        return f"<CUDA Device {self.id}>"
+
+
+class Graph:
+    """A captured CUDA graph: ``launch()`` replays every recorded kernel in order. Made only by
+    ``Stream.end_capture()``, as in CuPy."""
+
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError("cupy.cuda.Graph is made by Stream.end_capture()")
+
+    @classmethod
+    def _from_ops(cls, ops):
+        g = object.__new__(cls)
+        g._ops = ops
+        return g
+
+    def launch(self, stream=None):
+        if runtime.capture is not None:
+            raise cuda_error(cudaErrorStreamCaptureUnsupported, "graph launch while capturing")
+        runtime.launch("cudaGraphLaunch", self._replay)
+
+    def _replay(self):
+        for _, thunk in self._ops:
+            thunk()
+
+    def upload(self, stream=None):
+        pass
+
+
+class _Capture:
+    def __init__(self, stream):
+        self.stream = stream
+        self.ops: list = []
+        self.invalidated = False
+
+
+class Stream:
+    """cupy.cuda.Stream; ``Stream.null`` is the legacy default stream, on which capture is refused."""
+
+    null = None  # set below
+
+    def __init__(self, null=False, non_blocking=False, ptds=False, priority=None):
+        self._is_null = bool(null)
+        self._capture = None
+        self._prev = []
+
+    @property
+    def ptr(self):
+        return 0 if self._is_null else id(self)
+
+    def __enter__(self):
+        self._prev.append(_stream_stack[-1])
+        _stream_stack.append(self)
+        _update_capture()
+        return self
+
+    def __exit__(self, *exc):
+        _stream_stack.remove(self)
+        _update_capture()
+
+    def use(self):
+        _stream_stack[-1:] = [self] if len(_stream_stack) > 1 else [_stream_stack[0], self]
+        _update_capture()
+        return self
+
+    def synchronize(self):
+        runtime.sync("Stream.synchronize")
+
+    def is_capturing(self):
+        if self._capture is not None and self._capture.invalidated:
+            raise cuda_error(cudaErrorStreamCaptureInvalidated, "the capture was invalidated")
+        return self._capture is not None
+
+    def begin_capture(self, mode=None):
+        if self._is_null:
+            raise RuntimeError("cannot capture on the default stream, please use a separate stream")
+        if self._capture is not None:
+            raise cuda_error(cudaErrorStreamCaptureUnsupported, "the stream is already capturing")
+        self._capture = _Capture(self)
+        _update_capture()
+
+    def end_capture(self):
+        cap, self._capture = self._capture, None
+        _update_capture()
+        if cap is None:
+            raise cuda_error(cudaErrorStreamCaptureInvalidated, "the stream is not capturing")
+        if cap.invalidated:
+            raise cuda_error(cudaErrorStreamCaptureInvalidated,
+                                   "the capture was invalidated by a sync or host<->device copy")
+        return Graph._from_ops(cap.ops)
+
+    def __eq__(self, other):
+        return self is other
+
+    def __hash__(self):
+        return id(self)
+
+
+Stream.null = Stream(null=True)
+_stream_stack = [Stream.null]
+
+
+def _update_capture():
+    runtime.capture = _stream_stack[-1]._capture
+
+
+def get_current_stream(device_id=-1):
+    return _stream_stack[-1]
+
+
+def is_available():
+    return DEVICE_COUNT > 0
+
+
+class MemoryPool:
+    """The default device memory pool: bytes in use by live arrays and bytes held (never returned)."""
+
+    def __init__(self, allocator=None):
+        pass
+
+    def used_bytes(self):
+        return memory.used
+
+    def total_bytes(self):
+        return memory.reserved
+
+    def free_bytes(self):
+        return memory.reserved - memory.used
+
+    def free_all_blocks(self, stream=None):
+        memory.reserved = memory.used
+
+    def n_free_blocks(self):
+        return 0
+
+    def set_limit(self, size=None, fraction=None):
+        pass
+
+    def get_limit(self):
+        return 0
+
+
+_default_pool = MemoryPool()
+
+
+def get_default_memory_pool():
+    return _default_pool
+
+
+class MemoryHook:
+    """cupy.cuda.MemoryHook: subclasses see every pool allocation and free while entered."""
+
+    name = "MemoryHook"
+
+    def __enter__(self):
+        memory.hooks.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        memory.hooks.remove(self)
+
+    def alloc_preprocess(self, **kwargs):
+        pass
+
+    def alloc_postprocess(self, **kwargs):
+        pass
+
+    def malloc_preprocess(self, **kwargs):
+        pass
+
+    def malloc_postprocess(self, **kwargs):
+        pass
+
+    def free_preprocess(self, **kwargs):
+        pass
+
+    def free_postprocess(self, **kwargs):
+        pass
+
+
+class _RuntimeModule:
+    """cupy.cuda.runtime: the device count and the error type."""
+
+    CUDARuntimeError = CUDARuntimeError
+
+    @staticmethod
+    def getDeviceCount():
+        return DEVICE_COUNT
+
+    @staticmethod
+    def getDevice():
+        return _current_device[0]
+
+    @staticmethod
+    def setDevice(device):
+        _current_device[0] = int(device)
+
+    @staticmethod
+    def deviceSynchronize():
+        runtime.sync("deviceSynchronize")
+
+    @staticmethod
+    def memGetInfo():
+        total = 141 * 2**30
+        return total - memory.reserved, total
+
+    @staticmethod
+    def runtimeGetVersion():
+        return 13000
+
+    @staticmethod
+    def driverGetVersion():
+        return 13000
