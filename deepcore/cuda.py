@@ -1,5 +1,5 @@
 """``dc.cuda``: whether a GPU is usable, how many, and synchronisation."""
-from .backend import cuda_available, cuda_device_count, cupy_module
+from .backend import cuda_available, cuda_device_count, cupy_module, index_checks
 
 
 def is_available() -> bool:
@@ -12,6 +12,8 @@ def device_count() -> int:
 
 
 def synchronize() -> None:
-    """Wait for all work queued on the current GPU (no-op without one)."""
+    """Wait for all work queued on the current GPU (no-op without one); then raise an index error that a
+    device-side check found since the last sync (see ``deepcore.backend.index_checks``)."""
     if cuda_available():
         cupy_module().cuda.get_current_stream().synchronize()
+        index_checks.raise_pending()

@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 
 from . import autograd
-from .backend import CPU, Device, cupy_module, device as as_device, device_of, generator, to_device
+from .backend import CPU, Device, cupy_module, device as as_device, device_of, generator, index_checks, to_device
 from .backend.dtypes import as_dtype, default_float, is_floating
 
 
@@ -68,13 +68,19 @@ class Tensor:
     # --- conversion -------------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
         """The data as a host NumPy array (shares memory on the CPU)."""
-        return to_device(self.data, CPU)
+        out = to_device(self.data, CPU)
+        if index_checks.pending() and self.device.type == "cuda":
+            index_checks.raise_pending()  # the host waited anyway: report a bad index found on the device
+        return out
 
     def item(self):
         if self.size != 1:
             raise ValueError(f"item(): only a tensor with one element can be converted to a Python scalar, "
                              f"got shape {self.shape}")
-        return self.data.item()
+        out = self.data.item()
+        if index_checks.pending() and self.device.type == "cuda":
+            index_checks.raise_pending()
+        return out
 
     def tolist(self):
         return self.numpy().tolist()

@@ -19,12 +19,12 @@ def test_embedding(idx, dtype, device):
                         dtype)
     assert out.shape == idx.shape + (3,)
     if dtype == np.float64:
-        check_grad(lambda w: embedding(idx, w), [weight], device)
+        check_grad(lambda w: embedding(dc.tensor(idx, device=device), w), [weight], device)
 
 
 def test_repeated_indices_accumulate(device):
     w = dc.tensor(np.zeros((4, 2), np.float32), device=device, requires_grad=True)
-    idx = np.array([[1, 1], [1, 3]])
+    idx = dc.tensor(np.array([[1, 1], [1, 3]]), device=device)
     embedding(idx, w).backward(dc.ones(2, 2, 2, device=device))
     np.testing.assert_array_equal(w.grad.numpy(), [[0, 0], [3, 3], [0, 0], [1, 1]])
     assert w.grad.dtype == np.float32
@@ -33,7 +33,7 @@ def test_repeated_indices_accumulate(device):
 @pytest.mark.parametrize("padding_idx", [1, -3])
 def test_padding_idx_gets_no_gradient(padding_idx, device):
     w = dc.tensor(np.random.default_rng(1).standard_normal((4, 2)), device=device, requires_grad=True)
-    out = embedding([1, 2, 1, 0], w, padding_idx=padding_idx)
+    out = embedding(dc.tensor([1, 2, 1, 0], device=device), w, padding_idx=padding_idx)
     np.testing.assert_array_equal(out.numpy()[0], w.numpy()[1])  # the padding row is still looked up
     out.backward(dc.ones(4, 2, dtype=np.float64, device=device))
     np.testing.assert_array_equal(w.grad.numpy(), [[1, 1], [0, 0], [1, 1], [0, 0]])
@@ -53,6 +53,16 @@ def test_embedding_vs_torch(dtype, device):
     ty.backward(torch.tensor(g))
     dy.backward(dc.tensor(g, device=device))
     np.testing.assert_allclose(dw.grad.numpy(), tw.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_host_indices_next_to_cuda_weight_are_refused(device):
+    if device == "cpu":
+        pytest.skip("host data is only refused next to a CUDA tensor")
+    w = dc.zeros(5, 3, device=device)
+    for idx in (np.array([0, 2, 1]), [0, 2, 1]):
+        with pytest.raises(RuntimeError) as err:
+            embedding(idx, w)
+        assert "cpu" in str(err.value) and "cuda:0" in str(err.value), str(err.value)
 
 
 def test_embedding_errors():

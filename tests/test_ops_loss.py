@@ -105,7 +105,8 @@ def _cases():
     y_ign[[1, 4]] = 2
     c["ce_weight_ignore_smooth"] = (
         [RNG.standard_normal((6, 5)), y_ign.astype(np.int32)],
-        lambda r: lambda x, t: cross_entropy(x, t, weight=w5, ignore_index=2, label_smoothing=0.15, reduction=r),
+        lambda r: lambda x, t: cross_entropy(x, t, weight=dc.tensor(w5, device=x.device), ignore_index=2,
+                                             label_smoothing=0.15, reduction=r),
         lambda r: lambda x, t: _np_class_loss(_np_log_softmax(x), t, w5, 2, 0.15, r),
         lambda F, r: lambda x, t: F.cross_entropy(x, t.long(), weight=_torch_const(w5, x), ignore_index=2,
                                                   label_smoothing=0.15, reduction=r))
@@ -133,7 +134,8 @@ def _cases():
                      lambda F, r: lambda x, t: F.cross_entropy(x, t, reduction=r))
     c["ce_probs_weight_smooth"] = (
         [RNG.standard_normal((4, 3)), q],
-        lambda r: lambda x, t: cross_entropy(x, t, weight=w3, label_smoothing=0.1, reduction=r),
+        lambda r: lambda x, t: cross_entropy(x, t, weight=dc.tensor(w3, device=x.device), label_smoothing=0.1,
+                                             reduction=r),
         lambda r: lambda x, t: np_ce_probs(x, t, r, w3, 0.1),
         lambda F, r: lambda x, t: F.cross_entropy(x, t, weight=_torch_const(w3, x), label_smoothing=0.1, reduction=r))
     lp = _np_log_softmax(RNG.standard_normal((5, 4)))
@@ -145,7 +147,7 @@ def _cases():
     w4 = RNG.uniform(0.2, 2.0, 4)
     c["nll_weight_spatial"] = (
         [_np_log_softmax(RNG.standard_normal((2, 4, 3))), RNG.integers(0, 4, (2, 3))],
-        lambda r: lambda x, t: nll_loss(x, t, weight=w4, reduction=r),
+        lambda r: lambda x, t: nll_loss(x, t, weight=dc.tensor(w4, device=x.device), reduction=r),
         lambda r: lambda x, t: _np_class_loss(x, t, w4, -100, 0.0, r),
         lambda F, r: lambda x, t: F.nll_loss(x, t, weight=_torch_const(w4, x), reduction=r))
     return c
@@ -198,9 +200,10 @@ def test_loss_vs_torch(name, reduction, dtype, device):
 def test_cross_entropy_extreme_logits(dtype, device):
     x = dc.tensor(np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 0.0], [0.0, 0.0, 0.0]], dtype), device=device,
                   requires_grad=True)
-    loss = cross_entropy(x, np.array([1, 1, 2]), reduction="none")
+    y = dc.tensor(np.array([1, 1, 2]), device=device)
+    loss = cross_entropy(x, y, reduction="none")
     np.testing.assert_allclose(loss.numpy(), [2e4, 0.0, np.log(3.0)], rtol=1e-6)
-    mean = cross_entropy(x, np.array([1, 1, 2]))
+    mean = cross_entropy(x, y)
     assert np.isfinite(mean.item())
     mean.backward()
     g = x.grad.numpy()
@@ -211,18 +214,19 @@ def test_cross_entropy_extreme_logits(dtype, device):
 
 def test_binary_losses_extreme_values(device):
     x = dc.tensor([1e4, -1e4, 0.0], device=device, requires_grad=True)
-    loss = binary_cross_entropy_with_logits(x, [0.0, 1.0, 1.0], reduction="none")
+    loss = binary_cross_entropy_with_logits(x, dc.tensor([0.0, 1.0, 1.0], device=device), reduction="none")
     np.testing.assert_allclose(loss.numpy(), [1e4, 1e4, np.log(2.0)], rtol=1e-6)
     loss.backward(dc.ones(3, device=device))
     assert np.all(np.isfinite(x.grad.numpy()))
     p = dc.tensor([0.0, 1.0, 0.5], device=device)
-    np.testing.assert_allclose(binary_cross_entropy(p, [1.0, 0.0, 1.0], reduction="none").numpy(),
+    t = dc.tensor([1.0, 0.0, 1.0], device=device)
+    np.testing.assert_allclose(binary_cross_entropy(p, t, reduction="none").numpy(),
                                [100.0, 100.0, np.log(2.0)], rtol=1e-6)
 
 
 def test_cross_entropy_is_one_fused_node(device):
     x = dc.tensor(RNG.standard_normal((3, 4)), device=device, requires_grad=True)
-    out = cross_entropy(x, [0, 1, 2])
+    out = cross_entropy(x, dc.tensor([0, 1, 2], device=device))
     assert type(out.grad_fn).__name__ == "CrossEntropy"
     assert all(e is None or e[0] is x for e in out.grad_fn._edges)
 
@@ -231,10 +235,25 @@ def test_cross_entropy_is_one_fused_node(device):
 def test_cross_entropy_target_kinds(target, device):
     x = RNG.standard_normal((3, 4)).astype(np.float32)
     expect = _np_class_loss(_np_log_softmax(x.astype(np.float64)), np.array([2, 0, 1]), None, -100, 0.0, "mean")
-    for t in (target, dc.tensor(np.asarray(target), device=device)):
+    kinds = [dc.tensor(np.asarray(target), device=device)]
+    if device == "cpu":  # raw host data is accepted next to a CPU tensor (refused next to a CUDA one, tested below)
+        kinds.insert(0, target)
+    for t in kinds:
         out = cross_entropy(dc.tensor(x, device=device), t)
         assert out.dtype == np.float32
         np.testing.assert_allclose(out.item(), expect, rtol=1e-5)
+
+
+def test_host_target_and_weight_next_to_cuda_input_are_refused(device):
+    if device == "cpu":
+        pytest.skip("host data is only refused next to a CUDA tensor")
+    x = dc.zeros(3, 4, device=device, requires_grad=True)
+    y = dc.tensor([2, 0, 1], device=device)
+    for call in (lambda: cross_entropy(x, np.array([2, 0, 1])), lambda: cross_entropy(x, [2, 0, 1]),
+                 lambda: cross_entropy(x, y, weight=np.ones(4))):
+        with pytest.raises(RuntimeError) as err:
+            call()
+        assert "cpu" in str(err.value) and "cuda:0" in str(err.value), str(err.value)
 
 
 def test_all_ignored_gives_nan_like_torch():

@@ -23,6 +23,10 @@ def as_tensor(value, like: Tensor | None = None) -> Tensor:
             dtype = default_float
         return Tensor._make(like.device.xp.asarray(value, dtype=dtype))
     if like is not None:
+        if like.device.type != "cpu":
+            raise RuntimeError(f"expected all tensors on one device, but found {type(value).__name__} data on cpu "
+                               f"and a tensor on {like.device}; move it first (dc.tensor(..., device="
+                               f"'{like.device}') or .to('{like.device}')): deepcore never copies behind your back")
         return Tensor(value, device=like.device)
     return Tensor(value)
 

@@ -1,39 +1,13 @@
 """Embedding lookup: gather rows of a weight matrix; the backward scatter-adds into the rows used."""
 from __future__ import annotations
 
-import numpy as np
-
 from ..autograd import Function
+from ..backend.index_checks import check_range
 from ..tensor import Tensor
 from ._util import as_tensor
 from .shape import scatter_add
 
 __all__ = ["embedding"]
-
-
-def _capturing(xp) -> bool:
-    """True while the current CUDA stream is being captured into a graph (no host sync allowed then)."""
-    if xp is np:
-        return False
-    try:
-        return bool(xp.cuda.get_current_stream().is_capturing())
-    except Exception:  # pragma: no cover - older CuPy without graph capture
-        return False
-
-
-def _first_out_of_range(xp, idx, high, ignore=None):
-    """The first value of integer array ``idx`` outside [0, high) (skipping ``ignore``), or None.
-
-    On the GPU this synchronises once per call, except while a CUDA graph is being captured.
-    """
-    if idx.size == 0 or _capturing(xp):
-        return None
-    bad = (idx < 0) | (idx >= high)
-    if ignore is not None:
-        bad &= idx != ignore
-    if not bool(bad.any()):
-        return None
-    return int(idx.reshape(-1)[int(xp.argmax(bad.reshape(-1)))])
 
 
 class Embedding(Function):
@@ -74,7 +48,8 @@ def embedding(indices, weight, padding_idx=None):
             raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for num_embeddings={num}")
         padding_idx %= num
     if indices.device == weight.device:
-        bad = _first_out_of_range(weight.device.xp, indices.data, num)
-        if bad is not None:
-            raise IndexError(f"embedding: index {bad} is out of range for num_embeddings={num}")
+        check_range(weight.device.xp, indices.data, num,
+                    what=lambda bad: f"embedding: index {bad} is out of range for num_embeddings={num}"
+                    if bad is not None else
+                    f"embedding: an index was out of range for num_embeddings={num} (found on the device)")
     return Embedding.apply(weight, indices, padding_idx=padding_idx)

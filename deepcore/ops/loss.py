@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from ..backend.index_checks import check_range
 from ..tensor import Tensor
 from ._util import as_tensor, sum_to
-from .embedding import _first_out_of_range
 
 __all__ = ["mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
            "nll_loss"]
@@ -365,10 +365,10 @@ def _check_class_targets(name, x, y, n_classes, ignore_index):
     if y.shape != batch:
         raise ValueError(f"{name}: target shape {y.shape} does not match logits batch {batch}")
     if y.device == x.device:
-        bad = _first_out_of_range(x.device.xp, y.data, n_classes, ignore=ignore_index)
-        if bad is not None:
-            raise IndexError(f"{name}: target class {bad} is out of range for {n_classes} classes "
-                             f"(expected 0..{n_classes - 1} or ignore_index={ignore_index})")
+        expected = f"{n_classes} classes (expected 0..{n_classes - 1} or ignore_index={ignore_index})"
+        check_range(x.device.xp, y.data, n_classes, ignore=ignore_index,
+                    what=lambda bad: f"{name}: target class {bad} is out of range for {expected}" if bad is not None
+                    else f"{name}: a target class was out of range for {expected} (found on the device)")
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):

@@ -121,7 +121,8 @@ class _Cuda:
         fn = get_kernel("rnn.cu", f"{name}_{self.suffix}", self.dev)
         total = N * H
         grid = max(1, min((total + self.BLOCK - 1) // self.BLOCK, 65535))
-        fn((grid,), (self.BLOCK,), arrays + (np.int32(N), np.int32(H)))
+        with self.dev:  # launch on the arrays' GPU, not whichever is current
+            fn((grid,), (self.BLOCK,), arrays + (np.int32(N), np.int32(H)))
 
     def lstm_fwd(self, hw, act, c_prev, c, h):
         self._launch("lstm_fwd", *h.shape, hw, act, c_prev, c, h)

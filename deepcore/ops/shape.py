@@ -52,6 +52,10 @@ def scatter_add(xp, target, index, values):
     """``target[index] += values`` where repeated indices accumulate (np.add.at / cupyx.scatter_add)."""
     if xp is np:
         np.add.at(target, index, values)
+    elif target.dtype.name == "bfloat16":  # CuPy's scatter_add has no bfloat16 atomics: add in float32
+        acc = target.astype(np.float32)
+        scatter_add(xp, acc, index, values.astype(np.float32))
+        target[...] = acc.astype(target.dtype)
     else:
         import cupyx
         cupyx.scatter_add(target, index, values)

@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from ..backend import CPU, cupy_module, device_of, to_device
+from ..backend import CPU, cupy_module, device_of, index_checks, to_device
 from ..backend.dtypes import is_floating
 from ..tensor import Tensor
 
@@ -92,6 +92,9 @@ class ArraySource:
         arrays = [cast_for_model(a, float_dtype) for a in xs]
         if y is not None:
             arrays.append(cast_for_model(y, float_dtype, target=True))
+        # a host copy of integer targets lets the loss check class ranges without a device sync
+        self.host_target = arrays[-1] if y is not None and isinstance(arrays[-1], np.ndarray) \
+            and arrays[-1].dtype.kind in "iu" and dev.type != "cpu" else None
         if dev.type != "cpu" and sum(a.nbytes for a in arrays if isinstance(a, np.ndarray)) <= DEVICE_CACHE_BYTES:
             arrays = [_to(a, dev) for a in arrays]
         self.arrays = arrays
@@ -115,6 +118,9 @@ class ArraySource:
                         dev_order[key] = order if key.type == "cpu" else to_device(order, key)
                     part = a[dev_order[key][start:stop]]
                 parts.append(Tensor._make(_to(part, self.dev)))
+            if self.host_target is not None:
+                host = self.host_target[start:stop] if order is None else self.host_target[order[start:stop]]
+                index_checks.remember_host_copy(parts[-1].data, host)
             if self.has_target:
                 yield tuple(parts[:-1]), parts[-1], stop - start
             else:
@@ -153,8 +159,11 @@ class LoaderSource:
             return None
 
     def _prep(self, a, target=False):
-        raw = _raw(a, "batch")
-        return Tensor._make(_to(cast_for_model(raw, self.float_dtype, target), self.dev))
+        raw = cast_for_model(_raw(a, "batch"), self.float_dtype, target)
+        out = Tensor._make(_to(raw, self.dev))
+        if target and isinstance(raw, np.ndarray) and raw.dtype.kind in "iu" and self.dev.type != "cpu":
+            index_checks.remember_host_copy(out.data, raw)  # class ranges checked on the host copy
+        return out
 
     def batches(self, epoch=0, pass_=0):
         for batch in self.loader:

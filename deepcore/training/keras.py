@@ -12,7 +12,7 @@ from collections.abc import MutableMapping
 import numpy as np
 
 from ..autograd import no_grad
-from ..backend import CPU, generator, to_device
+from ..backend import CPU, generator, index_checks, to_device
 from ..backend import device as as_device
 from ..tensor import Tensor
 from . import losses as _losses
@@ -350,7 +350,8 @@ class KerasMixin:
                     cbs.on_train_batch_end(step, batch_logs)
                     if self.stop_training:
                         break
-                logs = tracker.result()
+                logs = tracker.result()  # reads the device sums: the host waits here anyway
+                index_checks.raise_pending()
                 if val_source is not None:
                     val = self._run_eval(compiled, val_source)
                     logs.update({f"val_{k}": v for k, v in val.items()})
@@ -398,7 +399,9 @@ class KerasMixin:
             self.train(was_training)
         if tracker.count == 0:
             raise ValueError("evaluate: the data produced no batches")
-        return tracker.result()
+        result = tracker.result()
+        index_checks.raise_pending()
+        return result
 
     def evaluate(self, x=None, y=None, batch_size=32, verbose=0, steps=None, device=None):
         """Loss and metrics over the data as a dict, e.g. ``{"loss": 0.31, "accuracy": 0.92}``.
