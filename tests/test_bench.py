@@ -38,13 +38,30 @@ def test_cli_compare_torch(capsys):
     assert row.split()[-2] != "-"  # the deepcore/torch ratio is filled in
 
 
-def test_cli_missing_gpu_is_one_line(capsys):
+def test_cli_missing_gpu_is_one_line_and_fails(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "_cuda_missing_reason", lambda: "CuPy is not installed")
+    assert cli.main(["--device", "cpu,cuda", "--workload", "matmul", "--steps", "1", "--warmup", "1"]) != 0
+    out, err = capsys.readouterr()
+    assert err.strip() == "deepcore-bench: device 'cuda' requested but no CUDA GPU is visible (CuPy is not installed)"
+    assert "ms/step" not in out  # no (empty) table
+
+
+def test_cli_default_devices_skip_missing_gpu(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "_cuda_missing_reason", lambda: "CuPy is not installed")
+    assert cli.main(["--workload", "matmul", "--steps", "1", "--warmup", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "devices cpu," in out and "matmul" in out
+
+
+def test_cli_cuda_without_gpu_exit_status():
     import deepcore as dc
     if dc.cuda.is_available():
-        pytest.skip("a GPU is present")
-    cli.main(["--device", "cuda", "--workload", "matmul", "--steps", "1", "--warmup", "1"])
-    out = capsys.readouterr().out
-    assert "no CUDA GPU available" in out and "Traceback" not in out
+        pytest.skip("a GPU (or the emulated one) is present")
+    r = subprocess.run([sys.executable, "-m", "deepcore.bench", "--device", "cuda"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert r.stderr.strip().startswith("deepcore-bench: device 'cuda' requested but no CUDA GPU is visible (")
+    assert "ms/step" not in r.stdout
 
 
 def test_cli_rejects_unknown_workload():
@@ -63,3 +80,47 @@ def test_module_entry_point():
     r = subprocess.run([sys.executable, "-m", "deepcore.bench", "--device", "cpu", "--workload", "matmul",
                         "--steps", "1", "--warmup", "1"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "matmul" in r.stdout
+
+
+def test_allocated_peak_hook_tracks_high_water_mark():
+    """The GPU peak is the allocated high-water mark: pool bytes in use at entry + mallocs - frees, at most."""
+    import types
+
+    from deepcore.bench.memory import allocated_peak
+
+    class Base:  # the part of cupy.cuda.MemoryHook the helper relies on
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+    pool = types.SimpleNamespace(used_bytes=lambda: 1000)
+    fake = types.SimpleNamespace(cuda=types.SimpleNamespace(MemoryHook=Base, runtime=types.SimpleNamespace(
+        getDevice=lambda: 0)), get_default_memory_pool=lambda: pool)
+    with allocated_peak(fake) as hook:
+        hook.malloc_postprocess(device_id=0, size=500, mem_size=512, mem_ptr=1, pmem_id=1)
+        hook.malloc_postprocess(device_id=0, size=100, mem_size=512, mem_ptr=2, pmem_id=2)
+        hook.free_postprocess(device_id=0, mem_size=512, mem_ptr=1, pmem_id=1)
+        hook.malloc_postprocess(device_id=0, size=10, mem_size=512, mem_ptr=0, pmem_id=0)  # failed malloc
+        hook.malloc_postprocess(device_id=1, size=10, mem_size=4096, mem_ptr=3, pmem_id=3)  # another device
+        hook.malloc_postprocess(device_id=0, size=10, mem_size=256, mem_ptr=4, pmem_id=4)
+    assert (hook.current, hook.peak) == (1000 + 512 + 256, 1000 + 1024)
+
+
+def test_capture_uses_graphed_on_cuda_only(monkeypatch):
+    import deepcore as dc
+    calls = []
+
+    def graphed(fn):  # stands in for dc.cuda.graphed: records the replayed calls, runs eagerly
+        def replay(*args):
+            calls.append(len(args))
+            return fn(*args)
+        return replay
+
+    monkeypatch.setattr(dc.cuda, "graphed", graphed, raising=False)
+    rec = run_deepcore("mlp", "cpu", steps=1, warmup=1, capture=True)
+    assert rec["captured"] is False and calls == []
+    if dc.cuda.is_available():
+        rec = run_deepcore("mlp", "cuda", steps=2, warmup=1, capture=True)
+        assert rec["captured"] is True and calls == [2] * 3 and rec["peak_mem_bytes"] > 0

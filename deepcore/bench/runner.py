@@ -1,13 +1,15 @@
 """Timing method of BENCHMARKS.md: build, warm up, then the median of timed steps, each ended by a sync."""
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import statistics
 import time
 
-
-from .workloads import WORKLOADS, build_deepcore, build_torch, matmul_size
+from .memory import allocated_peak
+from .step import TrainStep
+from .workloads import WORKLOADS, build_torch, matmul_size
 
 
 def thread_count() -> int:
@@ -40,6 +42,19 @@ class _RssPeak:
         self.peak = max(self.peak, _rss_bytes() - self.base)
 
 
+class _SampleOnExit:
+    """A context manager that samples an _RssPeak when its block ends."""
+
+    def __init__(self, rss):
+        self.rss = rss
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.rss.sample()
+
+
 def _record(workload, device, framework, times, first_ms, peak, batch, captured=False):
     ms = statistics.median(times) * 1e3
     return {"workload": workload, "device": device, "framework": framework, "ms": ms,
@@ -64,39 +79,53 @@ def _timed(step, sync, steps, warmup):
     return times, first_ms
 
 
-def run_deepcore(name: str, device: str, steps: int = 50, warmup: int = 10):
-    """Time one workload with deepcore; returns a result record."""
+def run_deepcore(name: str, device: str, steps: int = 50, warmup: int = 10, capture: bool = False):
+    """Time one workload with deepcore; returns a result record.
+
+    Peak memory on the GPU is the allocated high-water mark from building the model to the last step
+    (see memory.py), like ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats``; on the
+    CPU it is the RSS growth. ``capture`` replays each training step as one CUDA graph
+    (``dc.cuda.graphed``) on the GPU when this build has it; otherwise steps run eagerly.
+    """
     import deepcore as dc
-    from deepcore.nn import functional as F
 
     w = WORKLOADS[name]
     dev = dc.device(device)
     dc.manual_seed(0)
-    pool = dev.xp.get_default_memory_pool() if dev.type == "cuda" else None
-    if pool is not None:
-        pool.free_all_blocks()
+    hook = contextlib.nullcontext()
+    if dev.type == "cuda":
+        dev.xp.get_default_memory_pool().free_all_blocks()
+        hook = allocated_peak(dev.xp)
     rss = _RssPeak()
-    if w.kind == "matmul":
-        n = matmul_size(dev.type)
-        a, b = dc.randn(n, n, device=dev), dc.randn(n, n, device=dev)
-        step = lambda: a @ b  # noqa: E731
-        batch = 1
-    else:
-        model = build_deepcore(name).to(dev)
-        x = dc.randn(w.batch, *w.input_shape, device=dev)
-        y = dc.randint(0, 10, (w.batch,), device=dev)
-        opt = dc.optim.Adam(model.parameters(), lr=1e-3)
+    captured = False
+    with hook:
+        if w.kind == "matmul":
+            n = matmul_size(dev.type)
+            a, b = dc.randn(n, n, device=dev), dc.randn(n, n, device=dev)
+            step = lambda: a @ b  # noqa: E731
+            batch = 1
+        else:
+            train = TrainStep(name, dev)
+            batch = train.batch
+            if capture and dev.type == "cuda" and capture_supported():
+                graphed = dc.cuda.graphed(train.run)
+                step = lambda: graphed(train.x, train.y)  # noqa: E731
+                captured = True
+            elif dev.type == "cpu":
+                def sample_after_loss(phase):  # RSS when the activations are held, as on the torch side
+                    return _SampleOnExit(rss) if phase == "loss" else contextlib.nullcontext()
+                step = lambda: train(sample_after_loss)  # noqa: E731
+            else:
+                step = train
+        times, first_ms = _timed(step, dc.cuda.synchronize, steps, warmup)
+    peak = hook.peak if dev.type == "cuda" else rss.peak
+    return _record(name, str(dev.type), "deepcore", times, first_ms, peak, batch, captured)
 
-        def step():
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            rss.sample()
-            loss.backward()
-            opt.step()
-        batch = w.batch
-    times, first_ms = _timed(step, dc.cuda.synchronize, steps, warmup)
-    peak = pool.total_bytes() if pool is not None else rss.peak
-    return _record(name, str(dev.type), "deepcore", times, first_ms, peak, batch)
+
+def capture_supported() -> bool:
+    """Whether this build can capture a training step as a CUDA graph (``dc.cuda.graphed``)."""
+    import deepcore as dc
+    return hasattr(dc.cuda, "graphed")
 
 
 def run_torch(name: str, device: str, steps: int = 50, warmup: int = 10):
@@ -146,4 +175,4 @@ def gemm_floor_ms(name: str, device: str, matmul_ms: float) -> float | None:
     return 3 * fwd / rate * 1e3  # forward + two backward GEMMs per layer
 
 
-__all__ = ["run_deepcore", "run_torch", "gemm_floor_ms", "thread_count"]
+__all__ = ["run_deepcore", "run_torch", "gemm_floor_ms", "thread_count", "capture_supported"]

@@ -1,0 +1,36 @@
+"""On the cuda device a training step of every benchmark workload makes no host sync and no host<->device copy.
+
+Data already on the device, after one warm-up step; one step = zero_grad, forward, cross-entropy loss,
+backward, Adam step (deepcore.bench.step.TrainStep, the step benchmarks/launch_counts.py counts). Only the
+emulated device counts syncs and copies, so on a real GPU or without one these tests are skipped.
+"""
+import sys
+
+import pytest
+
+import deepcore as dc
+from deepcore.bench.step import PHASES, TRAIN_WORKLOADS, TrainStep, count_phases
+
+
+
+def _counting():
+    """cupy_emulation.counting when deepcore runs on the emulated stand-in (pytest --emulate-cuda), else None."""
+    emulation = sys.modules.get("cupy_emulation")
+    if emulation is None or not emulation.is_active() or dc.backend.cupy_module() is not sys.modules["cupy"]:
+        return None
+    return emulation.counting
+
+
+@pytest.mark.parametrize("name", TRAIN_WORKLOADS)
+def test_cuda_step_makes_no_sync_or_copy(name):
+    counting = _counting()
+    if counting is None:
+        pytest.skip("launch counters exist only on the emulated CUDA device (--emulate-cuda)")
+    train = TrainStep(name, "cuda", batch=4)
+    train()  # warm-up
+    dc.cuda.synchronize()
+    counts = count_phases(train, counting)
+    total = counts["total"]
+    detail = "; ".join(f"{ph}: {counts[ph]}" for ph in PHASES)
+    assert total.launches > 0
+    assert (total.syncs, total.copies) == (0, 0), f"{name} step: {total} ({detail})"
