@@ -4,6 +4,7 @@
 (tests/emulated_cuda: a NumPy-backed stand-in for CuPy that counts launches, syncs and copies).
 deepcore is imported only after the option is read, so the stand-in can take ``cupy``'s place.
 """
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +17,8 @@ EMULATED_CUDA_DIR = Path(__file__).resolve().parent / "emulated_cuda"
 def pytest_addoption(parser):
     parser.addoption("--emulate-cuda", action="store_true",
                      help="run the cuda tests on the emulated CUDA device (tests/emulated_cuda)")
+    parser.addoption("--no-fast-paths", action="store_true",
+                     help="switch every fast path off: ops run their generic implementations only")
 
 
 def pytest_configure(config):
@@ -24,6 +27,8 @@ def pytest_configure(config):
     if config.getoption("--emulate-cuda"):
         import cupy_emulation
         cupy_emulation.activate()
+    if config.getoption("--no-fast-paths"):
+        os.environ["DEEPCORE_FAST_PATHS"] = "0"  # read when deepcore.backend.fastpath is imported
 
 
 def pytest_report_header(config):
