@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 
 import numpy as np
 
@@ -255,11 +256,50 @@ def run_backward(tensors, grad_tensors, retain_graph=False, capture=None):
             out.append(None if g is None else Tensor._make(g))
         return out
     for leaf, g in leaf_grads.values():
-        if leaf.requires_grad:
-            if g.dtype != leaf.dtype:
-                g = g.astype(leaf.dtype)
-            leaf.grad = Tensor._make(g) if leaf.grad is None else Tensor._make(leaf.grad.data + g)
+        if not leaf.requires_grad:
+            continue
+        slot = grad_slot(leaf) if _grad_slots else None
+        if slot is not None and (leaf.grad is None or leaf.grad.data is slot):
+            # the optimizer's flat gradient buffer holds this leaf's gradient: write into it in place
+            if leaf.grad is None:
+                slot[...] = g
+                leaf.grad = Tensor._make(slot)
+            else:
+                slot += g
+            continue
+        if g.dtype != leaf.dtype:
+            g = g.astype(leaf.dtype)
+        leaf.grad = Tensor._make(g) if leaf.grad is None else Tensor._make(leaf.grad.data + g)
     return None
+
+
+# --- gradient slots: leaves whose .grad lives in a buffer an optimizer owns ---------------------------------
+# id(leaf) -> (weak reference to the leaf, the leaf's data array when registered, the gradient view).
+# A slot counts only while the leaf still holds that data array (``p.data = ...`` retires it).
+_grad_slots: dict = {}
+
+
+def set_grad_slot(leaf, data, view) -> None:
+    """Make ``backward`` write ``leaf``'s gradient into ``view`` (an array of its shape and dtype) in place:
+    copied there when ``leaf.grad`` is None, added when ``leaf.grad`` already wraps ``view``. Used by the
+    optimizers' flat buffers (deepcore/optim/_flat.py); ``data`` is the leaf's current data array."""
+    key = id(leaf)
+    _grad_slots[key] = (weakref.ref(leaf, lambda _, key=key, view=view: clear_grad_slot(key, view)), data, view)
+
+
+def clear_grad_slot(key: int, view) -> None:
+    """Forget the slot of the leaf with ``id`` ``key`` if it is still ``view``."""
+    entry = _grad_slots.get(key)
+    if entry is not None and entry[2] is view:
+        del _grad_slots[key]
+
+
+def grad_slot(leaf):
+    """The gradient view registered for ``leaf`` (see :func:`set_grad_slot`), or None."""
+    entry = _grad_slots.get(id(leaf))
+    if entry is None or entry[0]() is not leaf or entry[1] is not leaf.data:
+        return None
+    return entry[2]
 
 
 def _check_grad(fn, gx, shape):

@@ -1,8 +1,11 @@
 """Adam and AdamW (torch.optim.Adam / AdamW rules, with optional AMSGrad)."""
 import math
 
-from ..backend import array_module
-from .optimizer import Optimizer, _check_number, _fused_kernels, _l2_grad
+import numpy as np
+
+from ..backend import array_module, fastpath
+from . import _flat
+from .optimizer import Optimizer, _check_number, _l2_grad
 
 
 class Adam(Optimizer):
@@ -13,6 +16,7 @@ class Adam(Optimizer):
     """
 
     _decoupled = False
+    _op = "optim.adam"
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad))
@@ -31,24 +35,15 @@ class Adam(Optimizer):
         if "weight_decay" in h:
             _check_number("weight_decay", h["weight_decay"], label="weight_decay value")
 
-    def _init_state(self, p, group):
-        xp = array_module(p)
-        state = {"step": 0, "exp_avg": xp.zeros_like(p), "exp_avg_sq": xp.zeros_like(p)}
+    def _state_keys(self, group):
         if group["amsgrad"]:
-            state["max_exp_avg_sq"] = xp.zeros_like(p)
-        return state
+            return (("exp_avg", 0.0), ("exp_avg_sq", 0.0), ("max_exp_avg_sq", 0.0))
+        return (("exp_avg", 0.0), ("exp_avg_sq", 0.0))
 
-    def _update(self, p, g, state, group):
+    def _update(self, p, g, state, group, t):
         xp = array_module(p)
         lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
-        state["step"] += 1
-        t = state["step"]
-        fused = _fused_kernels() if not group["amsgrad"] else None
-        if fused is not None and fused.applies(p, g, state["exp_avg"], state["exp_avg_sq"]):
-            fused.adam(p, g, state["exp_avg"], state["exp_avg_sq"], lr=lr, beta1=beta1, beta2=beta2, eps=eps,
-                       weight_decay=wd, decoupled=self._decoupled, step=t)
-            return
         if wd != 0:
             if self._decoupled:
                 p *= 1.0 - lr * wd
@@ -63,8 +58,6 @@ class Adam(Optimizer):
         tmp *= 1.0 - beta2
         v += tmp
         if group["amsgrad"]:
-            if "max_exp_avg_sq" not in state:
-                state["max_exp_avg_sq"] = xp.zeros_like(p)
             v = xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
         denom = xp.sqrt(v, out=tmp)
         denom /= math.sqrt(1.0 - beta2 ** t)
@@ -81,3 +74,25 @@ class AdamW(Adam):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+
+
+# --- fused updates of a whole flat bucket (the generic path above is their reference) ----------------------
+def _adam_args(b, group):
+    beta1, beta2 = (float(x) for x in group["betas"])
+    return beta1, beta2, float(group["eps"]), float(group["weight_decay"])
+
+
+@fastpath.override("optim.adam", "cpu", when=_flat.cpu_applies)
+def _adam_numba(opt, b, group, grads):
+    from . import _fused_cpu
+    beta1, beta2, eps, wd = _adam_args(b, group)
+    _fused_cpu.adam(b, grads, beta1, beta2, eps, wd, opt._decoupled, bool(group["amsgrad"]))
+
+
+@fastpath.override("optim.adam", "cuda", when=_flat.cuda_applies)
+def _adam_cuda(opt, b, group, grads):
+    beta1, beta2, eps, wd = _adam_args(b, group)
+    m, v = b.buffers["exp_avg"], b.buffers["exp_avg_sq"]
+    vmax = b.buffers["max_exp_avg_sq"] if group["amsgrad"] else None
+    _flat.launch("adam", b, (b.param, b.grad, m, v, vmax, b.lr, np.float64(beta1), np.float64(beta2),
+                             np.float64(eps), np.float64(wd), np.int32(opt._decoupled)))

@@ -58,6 +58,7 @@ class LRScheduler:
         for group, lr in zip(self.optimizer.param_groups, lrs):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        _push_lr(self.optimizer)
 
     def get_last_lr(self) -> list:
         """The lrs set by the latest ``step()``, one per parameter group."""
@@ -220,6 +221,7 @@ class ReduceLROnPlateau(LRScheduler):
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        _push_lr(self.optimizer)
 
     def _reduce_lr(self):
         groups = self.optimizer.param_groups
@@ -234,3 +236,11 @@ class ReduceLROnPlateau(LRScheduler):
             if old_lr - new_lr > self.eps:
                 group["lr"] = new_lr
 _LRScheduler = LRScheduler  # torch spelling of the base class
+
+
+def _push_lr(optimizer) -> None:
+    """Write the new lrs to the optimizer's device scalars now (one fill per changed group), so that a
+    replayed CUDA graph of the training step, which runs no ``step()``, uses them too."""
+    push = getattr(optimizer, "_push_lr", None)
+    if push is not None:
+        push()

@@ -1,19 +1,43 @@
-"""Optimizer base class: parameter groups, lazily created per-parameter state, index-keyed state dicts.
+"""Optimizer base class: parameter groups, per-parameter state in flat buffers, index-keyed state dicts.
 
-Subclasses give ``defaults``, a ``_check`` of their hyper-parameters and an ``_update(p, g, state, group)``
-that changes ``p`` (the parameter's raw numpy/cupy array) in place from ``g`` (its gradient array).
-Step counters in ``state["step"]`` are Python ints (host-side, like torch's default non-capturable mode);
-every other state entry is an array of the parameter's shape, dtype and device.
+Subclasses give ``defaults``, a ``_check`` of their hyper-parameters, ``_state_keys(group)`` (the state
+buffers and their initial values), the name ``_op`` of their fused update (a ``backend.fastpath`` op,
+overridden per device by numba loops and a CUDA kernel) and the generic per-parameter ``_update(p, g,
+state, group, t)`` that changes ``p`` (the parameter's raw numpy/cupy array) in place from ``g`` (its
+gradient array), ``state`` (views of the state buffers) and ``t`` (this step's number).
+
+Layout (``_flat.py``): at the first step each param group's parameters of one device and dtype move into
+one flat buffer (``p.data`` become views of it) and each state buffer is one more flat buffer
+(``state[p]`` holds views). On a GPU the gradients get one too (``p.grad`` become views; backward writes
+there in place), so a step is one kernel launch per group and dtype, with no host sync and no
+host<->device copy. On the CPU the gradients stay the arrays backward made (copying them into a flat
+buffer measured slower than the fused numba loop over each parameter's slice saves). The flat buffers are
+rebuilt, current values and state copied in, when the group's parameters change: one added or removed, or a
+``p.data`` replaced by an array of another shape, dtype or device (``module.to(...)``); one of the same
+layout is copied into its view. Detected by checking that each ``p.data`` is still its view. Step counts
+and the learning rate are device arrays read by the kernel, so a CUDA-graph replay of a step equals an
+eager step; ``state[p]["step"]`` is the host's mirror (a Python int), refreshed from the device by
+``state_dict()``.
+
+Gradients on a GPU: ``zero_grad()`` (``set_to_none=True``, PyTorch's default) sets every ``.grad`` to None
+and launches nothing; the next backward copies each gradient into its view of the flat gradient buffer
+(one copy per parameter, the array backward made being separate) and ``.grad`` wraps that view again.
+``zero_grad(set_to_none=False)`` zeroes the whole flat gradient buffer with one memset and keeps the
+``.grad`` tensors; backward then adds into them in place. A gradient assigned by hand (``p.grad = t``) is
+copied into the flat buffer at the next step, and ``p.grad`` then wraps the view. On the CPU both behave
+as in PyTorch (``set_to_none=False`` zeroes each ``.grad`` in place).
 """
 from __future__ import annotations
 
 import numbers
+import weakref
 
 import numpy as np
 
 from ..autograd import enable_grad
-from ..backend import array_module, device_of, to_device
+from ..backend import array_module, device_of, fastpath, to_device
 from ..tensor import Tensor
+from ._flat import Bucket, move_state, on
 
 
 class _Required:
@@ -51,6 +75,8 @@ class Optimizer:
         self._check({k: v for k, v in self.defaults.items() if v is not required})
         self.param_groups: list[dict] = []
         self.state: dict = {}
+        self._flats: dict = {}  # id(param group) -> _GroupFlat, built at the first step
+        _live.add(self)
         if isinstance(params, Tensor):
             raise TypeError("params given to the optimizer should be an iterable of Tensors or dicts, "
                             f"got a single {type(params).__name__}; wrap it in a list")
@@ -71,14 +97,21 @@ class Optimizer:
             self.add_param_group({"params": groups})
 
     # --- hooks for subclasses -------------------------------------------------------------------
+    #: the fastpath op of the fused update (``fastpath.override(_op, "cpu" | "cuda")`` registers one)
+    _op = None
+    #: whether ``state[p]`` shows the step count (torch's SGD keeps none)
+    _has_step = True
+
     def _check(self, hyper: dict) -> None:
         """Raise ValueError for an invalid hyper-parameter; ``hyper`` may hold only some of them."""
 
-    def _init_state(self, p, group: dict) -> dict:
-        """The fresh state of parameter array ``p`` (created at its first step)."""
-        return {}
+    def _state_keys(self, group: dict) -> tuple:
+        """``((name, initial value), ...)``: the state buffers the group's settings need."""
+        return ()
 
-    def _update(self, p, g, state: dict, group: dict) -> None:
+    def _update(self, p, g, state: dict, group: dict, t: int) -> None:
+        """The generic update of one parameter array ``p`` in place: ``g`` its gradient, ``state`` views of
+        its state buffers, ``t`` the number of this step for it (1 at its first)."""
         raise NotImplementedError
 
     # --- groups ---------------------------------------------------------------------------------
@@ -120,15 +153,34 @@ class Optimizer:
 
     # --- stepping -------------------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Forget the gradients: set them to None (default) or fill them with zeros."""
+        """Forget the gradients: set them to None (default) or fill them with zeros.
+
+        ``set_to_none=True`` launches nothing (on a GPU backward later copies the new gradients into the
+        flat buffer); ``set_to_none=False`` keeps the ``.grad`` tensors and zeroes them in place: with one
+        memset of each flat gradient buffer on a GPU. None stays None, as in PyTorch."""
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
+            if set_to_none:
+                for p in group["params"]:
                     p.grad = None
-                else:
-                    p.grad.data.fill(0)
+                continue
+            flat = self._current_flat(group)
+            if flat is None:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        p.grad.data.fill(0)
+                continue
+            for b in flat.buckets:
+                memset = False
+                for p, view in zip(b.params, b.grad_views):
+                    if p.grad is None:
+                        continue
+                    if p.grad.data is view:
+                        memset = True
+                    else:
+                        p.grad.data.fill(0)
+                if memset:
+                    with on(b.device):
+                        b.grad.fill(0)
 
     def step(self, closure=None):
         """One update of every parameter that has a gradient; ``closure`` re-evaluates the loss and returns it."""
@@ -136,27 +188,163 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        who = type(self).__name__
         work = []
-        for group in self.param_groups:  # validate everything before changing anything
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad.data if isinstance(p.grad, Tensor) else p.grad
-                if tuple(g.shape) != tuple(p.data.shape):
-                    raise RuntimeError(f"{type(self).__name__}.step: gradient of shape {tuple(g.shape)} does not "
-                                       f"match its parameter of shape {tuple(p.data.shape)}")
-                if device_of(g) != device_of(p.data):
-                    raise RuntimeError(f"{type(self).__name__}.step: gradient on {device_of(g)} but parameter on "
-                                       f"{device_of(p.data)}")
-                work.append((p, g, group))
-        for p, g, group in work:
-            if g.dtype != p.data.dtype:
-                g = g.astype(p.data.dtype)
-            state = self.state.get(p)
-            if state is None:
-                state = self.state[p] = self._init_state(p.data, group)
-            self._update(p.data, g, state, group)
+        for group in self.param_groups:  # lay out and check everything before changing any value
+            for b in self._prepare(group).buckets:
+                active, grads = b.gather(who)
+                work.append((group, b, active, grads))
+        for group, b, active, grads in work:
+            if b.flat_grads:
+                b.adopt(grads)
+            if any(active):
+                b.set_active(active)
+                self._step_bucket(group, b, active, grads)
         return loss
+
+    def _step_bucket(self, group, b, active, grads) -> None:
+        """Update bucket ``b``: its flat gradient buffer (GPU) or ``grads`` (CPU: per parameter, None where
+        it has no gradient)."""
+        keys = self._state_keys(group)
+        if keys != b.keys:
+            with on(b.device):
+                self._add_buffers(b, keys)
+        b.set_lr(group["lr"])
+        count = self._count(group)
+        fused = fastpath.select(self._op, b.param)
+        if fused is not None:
+            fused(self, b, group, grads)             # advances b.steps on the device
+        else:
+            for k, p in enumerate(b.params):
+                if active[k]:
+                    state = {name: b.views[name][k] for name, _ in keys}
+                    g = b.grad_views[k] if b.flat_grads else grads[k]
+                    self._update(b.data_views[k], g, state, group, b.steps_host[k] + 1)
+            if count:
+                with on(b.device):
+                    b.xp.add(b.steps, b.active if count == 1 else b.active * count, out=b.steps)
+        has_step, state = self._has_step, self.state
+        for k, p in enumerate(b.params):
+            if active[k]:
+                b.steps_host[k] += count
+                s = state.get(p)
+                if s is None:
+                    s = state[p] = {"step": b.steps_host[k]} if has_step else {}
+                    for name, _ in keys:
+                        s[name] = b.views[name][k]
+                elif has_step:
+                    s["step"] = b.steps_host[k]
+
+    # --- flat buffers ---------------------------------------------------------------------------
+    def _current_flat(self, group):
+        """The group's flat buffers if they still hold exactly its parameters, else None."""
+        flat = self._flats.get(id(group))
+        if flat is None or flat.group is not group or not _same(flat.params, group["params"]):
+            return None
+        return flat
+
+    def _prepare(self, group):
+        """The group's flat buffers, (re)built when its parameters changed, state loaded into them."""
+        flat = self._current_flat(group)
+        if flat is None or not all(b.holds() or b.readopt() for b in flat.buckets):
+            old = self._flats.get(id(group))
+            if old is not None and old.group is group and not old.state_dirty:
+                self._refresh_steps(old)  # graph replays may have advanced the device counts
+            flat = self._build(group)
+        elif flat.state_dirty:
+            for b in flat.buckets:
+                with on(b.device):
+                    self._load_into(b, group, fresh=False)
+            flat.state_dirty = False
+        return flat
+
+    def _build(self, group):
+        """New flat buffers for ``group``: parameters, gradients and state (from ``self.state``) copied in."""
+        by_key: dict = {}
+        for p in group["params"]:
+            by_key.setdefault((device_of(p.data), p.data.dtype), []).append(p)
+        buckets = [Bucket(params, dev, dtype) for (dev, dtype), params in by_key.items()]
+        flat = _GroupFlat(group, buckets)
+        self._flats[id(group)] = flat
+        for b in buckets:
+            with on(b.device):
+                self._load_into(b, group, fresh=True)
+            b.register_grad_slots()
+        return flat
+
+    def _add_buffers(self, b, keys) -> None:
+        """Allocate the state buffers ``keys`` asks for that ``b`` lacks; stepped parameters get their views."""
+        for name, init in keys:
+            if name in b.buffers:
+                continue
+            views = b.add_buffer(name, init)
+            for p, view in zip(b.params, views):
+                s = self.state.get(p)
+                if s is not None:
+                    if name in s:
+                        view[...] = move_state(s[name], b)
+                    s[name] = view
+        b.keys = keys
+
+    def _load_into(self, b, group, fresh: bool) -> None:
+        """Copy ``self.state`` (carried-over views or loaded arrays) into ``b``'s buffers and step counts.
+
+        ``fresh``: the buffers were just allocated (already at their initial values)."""
+        keys = self._state_keys(group)
+        if fresh:
+            self._add_buffers(b, keys)
+        inits = dict(keys)
+        for k, p in enumerate(b.params):
+            s = self.state.get(p)
+            for name, views in b.views.items():
+                view = views[k]
+                value = s.get(name) if s is not None else None
+                if value is view:
+                    continue
+                if value is None:
+                    if not fresh:
+                        view.fill(inits.get(name, 0))
+                    if s is not None and name in inits:
+                        s[name] = view
+                else:
+                    view[...] = move_state(value, b)
+                    s[name] = view
+            b.steps_host[k] = self._host_step(s)
+        b.keys = keys
+        b.push_steps()
+
+    def _host_step(self, state) -> int:
+        """A parameter's step count from its (loaded or carried-over) state; 0 when it has none."""
+        return 0 if state is None else int(state.get("step", 0))
+
+    def _count(self, group) -> int:
+        """How much a step advances the step counts (1; SGD counts only steps with momentum)."""
+        return 1
+
+    def _refresh_steps(self, flat) -> None:
+        """Refresh the host mirrors of the step counts from the device (they differ only after CUDA-graph
+        replays, which advance the device counts without running Python); one sync per GPU bucket."""
+        for b in flat.buckets:
+            if b.device.type == "cpu":
+                continue
+            steps = b.pull_steps()
+            if steps == b.steps_host:
+                continue
+            b.steps_host = steps
+            if self._has_step:
+                for p, t in zip(b.params, steps):
+                    s = self.state.get(p)
+                    if s is not None:
+                        s["step"] = t
+
+    def _push_lr(self) -> None:
+        """Write changed learning rates to the device scalars now (``dc.cuda.graphed`` calls this, through
+        :func:`push_learning_rates`, before capturing and before each replay, which run no Python)."""
+        for group in self.param_groups:
+            flat = self._current_flat(group)
+            if flat is not None:
+                for b in flat.buckets:
+                    b.set_lr(group["lr"])
 
     # --- state dicts ----------------------------------------------------------------------------
     def _indexed_params(self):
@@ -165,8 +353,12 @@ class Optimizer:
     def state_dict(self) -> dict:
         """``{"state": {index: {name: array or int}}, "param_groups": [hyper-parameters, "params": [indices]]}``.
 
-        Parameters are numbered in group order, so the dict is serialisable; arrays are copies.
+        Parameters are numbered in group order, so the dict is serialisable; arrays are copies (of the
+        parameter's slice of the flat state buffers), step counts Python ints read from the device.
         """
+        for flat in self._flats.values():
+            if not flat.state_dirty:
+                self._refresh_steps(flat)
         groups, start = [], 0
         for group in self.param_groups:
             packed = {k: v for k, v in group.items() if k != "params"}
@@ -183,7 +375,8 @@ class Optimizer:
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore hyper-parameters and state saved by ``state_dict``; checks everything before changing anything.
 
-        State arrays are copied to each parameter's device and (for floating arrays) dtype.
+        State arrays are copied to each parameter's device and (for floating arrays) dtype; they go into
+        the flat state buffers at the next step.
         """
         if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
             raise ValueError("optimizer state dict must be a dict with 'state' and 'param_groups' entries")
@@ -239,6 +432,8 @@ class Optimizer:
             group.clear()
             group.update(new)
         self.state = new_state
+        for flat in self._flats.values():
+            flat.state_dirty = True  # the loaded arrays go into the flat buffers at the next step
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]
@@ -262,25 +457,39 @@ def _check_number(name: str, value, low=0.0, high=None, low_open=False, high_ope
         raise ValueError(f"Invalid {label}: {value}")
 
 
-#: Use the fused numba updates (``_fused_cpu``) on the CPU when available; tests switch this off for the
-#: generic reference.
-use_fast_path = True
-
-
-def _fused_kernels():
-    """The numba kernels module, or None when switched off or numba is unavailable."""
-    if not use_fast_path:
-        return None
-    try:
-        from . import _fused_cpu as fused
-    except ImportError:  # pragma: no cover - numba is a dependency
-        return None
-    return fused
-
-
 def _l2_grad(p, g, weight_decay):
     """``g + weight_decay * p`` in a new array (the caller's gradient is never modified)."""
     xp = array_module(p)
     out = xp.multiply(p, weight_decay, out=xp.empty_like(p))
     out += g
     return out
+
+
+class _GroupFlat:
+    """The flat buffers of one param group: one Bucket per (device, dtype) of its parameters."""
+
+    __slots__ = ("buckets", "group", "params", "state_dirty")
+
+    def __init__(self, group, buckets):
+        self.group = group
+        self.params = list(group["params"])
+        self.buckets = buckets
+        self.state_dirty = False
+
+
+def _same(a, b) -> bool:
+    """The same parameters in the same order (identity: Tensor's == is elementwise)."""
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
+
+
+_live = weakref.WeakSet()  # every optimizer, for push_learning_rates
+
+
+def push_learning_rates() -> None:
+    """Write every optimizer's changed learning rates to their device scalars (a fill where one changed).
+
+    A captured CUDA graph replays the update kernels without running ``step()``, so whatever replays it
+    (``dc.cuda.graphed``) calls this before capturing and before each replay; lr schedulers then keep working.
+    """
+    for opt in list(_live):
+        opt._push_lr()

@@ -1,6 +1,9 @@
 """SGD with optional momentum, dampening, Nesterov momentum and L2 weight decay (torch.optim.SGD's rule)."""
-from ..backend import array_module
-from .optimizer import Optimizer, _check_number, _fused_kernels, _l2_grad, required
+import numpy as np
+
+from ..backend import array_module, fastpath
+from . import _flat
+from .optimizer import Optimizer, _check_number, _l2_grad, required
 
 
 class SGD(Optimizer):
@@ -8,7 +11,13 @@ class SGD(Optimizer):
 
     ``d = g + wd * p``; with momentum ``b = momentum * b + (1 - dampening) * d`` (``b = d`` at the first step)
     and ``d = d + momentum * b`` (Nesterov) or ``d = b``; then ``p -= lr * d``.
+
+    Like torch, ``state[p]`` holds only ``momentum_buffer`` (no step count); internally a parameter's step
+    count is the number of steps taken with momentum, so the first of them copies ``d`` into the buffer.
     """
+
+    _op = "optim.sgd"
+    _has_step = False
 
     def __init__(self, params, lr=required, momentum=0, dampening=0, weight_decay=0, nesterov=False):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
@@ -27,22 +36,26 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening "
                              f"(got momentum={h.get('momentum', 0)}, dampening={h.get('dampening', 0)})")
 
-    def _update(self, p, g, state, group):
+    def _state_keys(self, group):
+        return (("momentum_buffer", 0.0),) if group["momentum"] != 0 else ()
+
+    def _count(self, group):
+        return 1 if group["momentum"] != 0 else 0
+
+    def _host_step(self, state):
+        return 1 if state is not None and "momentum_buffer" in state else 0
+
+    def _update(self, p, g, state, group, t):
         xp = array_module(p)
         lr, momentum, dampening = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
         wd = float(group["weight_decay"])
-        buf = state.get("momentum_buffer")
-        fused = _fused_kernels() if momentum != 0 and buf is not None else None
-        if fused is not None and fused.applies(p, g, buf):
-            fused.sgd_momentum(p, g, buf, lr=lr, momentum=momentum, dampening=dampening, weight_decay=wd,
-                               nesterov=group["nesterov"])
-            return
         d = g
         if wd != 0:
             d = _l2_grad(p, g, wd)
         if momentum != 0:
-            if buf is None:
-                buf = state["momentum_buffer"] = d.copy()
+            buf = state["momentum_buffer"]
+            if t == 1:
+                buf[...] = d
             else:
                 buf *= momentum
                 if dampening == 0:
@@ -57,3 +70,23 @@ class SGD(Optimizer):
                 d = buf
         step = xp.multiply(d, -lr, out=xp.empty_like(p))
         p += step
+
+
+# --- fused updates of a whole flat bucket (the generic path above is their reference) ----------------------
+def _sgd_args(group):
+    return (float(group["momentum"]), float(group["dampening"]), float(group["weight_decay"]),
+            bool(group["nesterov"]))
+
+
+@fastpath.override("optim.sgd", "cpu", when=_flat.cpu_applies)
+def _sgd_numba(opt, b, group, grads):
+    from . import _fused_cpu
+    _fused_cpu.sgd(b, grads, *_sgd_args(group))
+
+
+@fastpath.override("optim.sgd", "cuda", when=_flat.cuda_applies)
+def _sgd_cuda(opt, b, group, grads):
+    momentum, dampening, wd, nesterov = _sgd_args(group)
+    buf = b.buffers["momentum_buffer"] if momentum != 0 else None
+    _flat.launch("sgd", b, (b.param, b.grad, buf, b.lr, np.float64(momentum), np.float64(dampening),
+                            np.float64(wd), np.int32(nesterov)))
