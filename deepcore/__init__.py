@@ -5,6 +5,7 @@ The public surface is listed explicitly below; see DESIGN.md for the contract.
 from . import autograd, backend, cuda, ops
 from .autograd import Function, enable_grad, gradcheck, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import Device, device, manual_seed
+from .backend.blas import get_float32_matmul_precision, set_float32_matmul_precision
 from .backend.dtypes import bfloat16, float16, float32, float64, int8, int16, int32, int64, uint8
 from .backend.dtypes import bool_ as bool  # noqa: A001 - dc.bool, as in torch
 from .tensor import (Tensor, arange, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand,
@@ -22,6 +23,15 @@ from .io import load, save
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    """``dc.keras`` (the Keras front end) is imported on first use."""
+    if name == "keras":
+        import importlib
+        return importlib.import_module(".keras", __name__)
+    raise AttributeError(f"module 'deepcore' has no attribute {name!r}")
+
+
 __all__ = [
     # modules
     "autograd", "backend", "cuda", "ops", "nn", "optim", "data", "datasets", "io", "training", "callbacks",
@@ -29,8 +39,8 @@ __all__ = [
     # autograd
     "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "gradcheck",
     # devices and dtypes
-    "Device", "device", "manual_seed", "float16", "bfloat16", "float32", "float64", "int8", "int16", "int32",
-    "int64", "uint8", "bool",
+    "Device", "device", "manual_seed", "set_float32_matmul_precision", "get_float32_matmul_precision",
+    "float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool",
     # tensors
     "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "empty", "arange", "linspace", "eye", "rand", "randn",
     "randint", "zeros_like", "ones_like", "full_like",

@@ -1,7 +1,8 @@
 // 2-D max and average pooling (NCHW), float and double.
 //
-// Max-pool forward writes, for every output, the flat index h * W + w of its argmax inside the input
-// plane (padding cells are never chosen; NaN propagates like in PyTorch). Both backwards are gathers
+// Max-pool forward writes, for every output, the offset i * KW + j of its argmax inside its window (the
+// generic path's convention, deepcore/ops/pool.py; padding cells are never chosen; the first maximum wins;
+// NaN propagates like in PyTorch). Both backwards are gathers
 // over input elements (each sums the windows that contain it), so they need no atomics and are
 // deterministic. Average pooling divides by KH * KW (count_include_pad=True).
 // Launch: 1-D grid-stride loops over the elements written (see deepcore/ops/pool.py).
@@ -39,7 +40,7 @@ __device__ void maxpool_fwd_impl(const T* __restrict__ x, T* __restrict__ y, int
                 const T v = plane[h * W + w];
                 if (best_idx < 0 || v > best || v != v) {
                     best = v;
-                    best_idx = h * W + w;
+                    best_idx = i * KW + j;
                 }
             }
         }
@@ -57,15 +58,15 @@ __device__ void maxpool_bwd_impl(const T* __restrict__ gy, const int* __restrict
         const int h = (int)((idx / W) % H);
         const long long nc = idx / ((long long)W * H);
         const long long base = nc * OH * OW;
-        const int target = h * W + w;
         int oh_lo, oh_hi, ow_lo, ow_hi;
         window_range(h, KH, sh, ph, OH, oh_lo, oh_hi);
         window_range(w, KW, sw, pw, OW, ow_lo, ow_hi);
         T acc = T(0);
         for (int oh = oh_lo; oh < oh_hi; ++oh) {
+            const int i = h - (oh * sh - ph);             // the window row that holds h
             for (int ow = ow_lo; ow < ow_hi; ++ow) {
                 const long long o = base + (long long)oh * OW + ow;
-                if (arg[o] == target) acc += gy[o];
+                if (arg[o] == i * KW + (w - (ow * sw - pw))) acc += gy[o];
             }
         }
         gx[idx] = acc;

@@ -76,6 +76,8 @@ def test_bfloat16_embedding_gradient_accumulates(device):
 
 def test_rnn_kernels_launch_inside_the_arrays_device(device, monkeypatch):
     _cuda_only(device)
+    if not dc.backend.fastpath.enabled():
+        pytest.skip("checks the CUDA step kernels, a fast path (--no-fast-paths is set)")
     from deepcore.backend import Device
     from deepcore.ops import rnn
     depth = [0]
@@ -93,3 +95,13 @@ def test_rnn_kernels_launch_inside_the_arrays_device(device, monkeypatch):
     lstm = dc.nn.LSTM(3, 4, batch_first=True).to(device)
     lstm(dc.randn(2, 5, 3, device=device))[0].sum().backward()
     assert launched and all(d > 0 for d in launched)
+
+
+def test_python_scalars_make_no_host_copy(device):
+    _cuda_only(device)
+    x = dc.ones(3, device=device, requires_grad=True)
+    with _counting() as c:
+        y = (x * 2.0 + 1 - 0.5) / 3
+        y.sum().backward()
+    assert c.copies == 0 and c.syncs == 0
+    np.testing.assert_allclose(y.numpy(), np.full(3, 2.5 / 3), rtol=1e-6)

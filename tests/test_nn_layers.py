@@ -37,6 +37,12 @@ LAYERS = [  # (deepcore layer, torch factory, input shape)
     (lambda: nn.Sigmoid(), lambda t: t.nn.Sigmoid(), (3, 4)),
     (lambda: nn.Tanh(), lambda t: t.nn.Tanh(), (3, 4)),
     (lambda: nn.ReLU(), lambda t: t.nn.ReLU(), (3, 4)),
+    (lambda: nn.GELU(), lambda t: t.nn.GELU(), (3, 4)),
+    (lambda: nn.GELU("tanh"), lambda t: t.nn.GELU("tanh"), (3, 4)),
+    (lambda: nn.Sequential(nn.Linear(4, 5), nn.GELU(), nn.Linear(5, 3), nn.Sigmoid()),
+     lambda t: t.nn.Sequential(t.nn.Linear(4, 5), t.nn.GELU(), t.nn.Linear(5, 3), t.nn.Sigmoid()), (2, 4)),
+    (lambda: nn.Sequential(nn.Conv2d(2, 3, 3), nn.Tanh(), nn.Conv2d(3, 2, 1), nn.ReLU()),
+     lambda t: t.nn.Sequential(t.nn.Conv2d(2, 3, 3), t.nn.Tanh(), t.nn.Conv2d(3, 2, 1), t.nn.ReLU()), (2, 2, 5, 4)),
     (lambda: nn.Softmax(axis=1), lambda t: t.nn.Softmax(dim=1), (3, 4)),
     (lambda: nn.LogSoftmax(axis=-1), lambda t: t.nn.LogSoftmax(dim=-1), (3, 4)),
     (lambda: nn.Flatten(), lambda t: t.nn.Flatten(), (2, 3, 4)),
@@ -47,7 +53,8 @@ IDS = [type(f()).__name__ + str(i) for i, (f, _, _) in enumerate(LAYERS)]
 
 def _input(shape):
     x = rng.standard_normal(shape)
-    return np.where(np.abs(x) < 0.05, 0.1, x)  # keep kinks (relu, hardtanh) away from the FD step
+    # keep kinks (relu, hardtanh) away from the FD step, and no ties (a max-pool window's gradient)
+    return np.where(np.abs(x) < 0.05, 0.1 + 0.1 * rng.random(shape), x)
 
 
 @pytest.mark.parametrize("make,make_torch,shape", LAYERS, ids=IDS)
@@ -156,3 +163,82 @@ def test_mnist_convnet_learns_on_synthetic_data(device):
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0], losses
+
+
+# --- Sequential fuses Linear/Conv2d + activation: same numbers, same gradients, same state_dict ---------------
+def _fusion_model():
+    return nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 3, 3, stride=2), nn.Tanh(),
+                         nn.Flatten(), nn.Linear(12, 8), nn.GELU(), nn.Linear(8, 6), nn.GELU("tanh"),
+                         nn.Linear(6, 5), nn.Sigmoid(), nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3))
+
+
+def _one_by_one(model, x):
+    for layer in model:
+        x = layer(x)
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sequential_fusion_matches_the_layers_one_by_one(dtype, device):
+    dc.manual_seed(3)
+    model = _fusion_model().to(device=device, dtype=dtype)
+    xa = rng.standard_normal((3, 2, 5, 5)).astype(dtype)
+    g = rng.standard_normal((3, 3)).astype(dtype)
+    results = []
+    for run in (model, lambda x: _one_by_one(model, x)):
+        model.zero_grad()
+        x = dc.tensor(xa, device=device, requires_grad=True)
+        y = run(x)
+        y.backward(dc.tensor(g, device=device))
+        results.append([y.numpy(), x.grad.numpy()] + [p.grad.numpy() for p in model.parameters()])
+    for a, b in zip(*results):
+        if device == "cpu":
+            np.testing.assert_array_equal(a, b)            # the same NumPy operations in the same order
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    names = [n for n, _ in model.named_parameters()]
+    assert list(model.state_dict()) == names == [f"{i}.{k}" for i in (0, 2, 5, 7, 9, 11, 13)
+                                                 for k in ("weight", "bias")]
+
+
+def test_sequential_fuses_exactly_the_pairs_it_knows():
+    class MyReLU(nn.ReLU):
+        def forward(self, x):
+            return super().forward(x) * 2.0
+
+    x = dc.randn(2, 4, requires_grad=True)
+    fused = nn.Sequential(nn.Linear(4, 3), nn.ReLU())(x)
+    assert type(fused._grad_fn).__name__ == "Linear" and fused._grad_fn.activation == "relu"
+    plain = nn.Sequential(nn.Linear(4, 3), MyReLU())            # a subclass may change forward: not fused
+    y = plain(x)
+    assert type(y._grad_fn).__name__ == "Mul"
+    np.testing.assert_allclose(y.numpy(), np.maximum(_one_by_one(plain, x).numpy(), 0))
+    gelu = nn.Sequential(nn.Conv2d(1, 2, 1), nn.GELU("tanh"))(dc.randn(1, 1, 2, 2, requires_grad=True))
+    assert gelu._grad_fn.activation == "gelu_tanh"
+    last = nn.Sequential(nn.ReLU(), nn.Linear(4, 3))(x)          # an activation before the layer: nothing fused
+    assert last._grad_fn.activation is None
+
+
+def test_sequential_mlp_step_launches_on_the_device(device):
+    """Linear+ReLU pairs: a GEMM and one bias+activation kernel each way, whatever the batch."""
+    import sys
+    from deepcore.backend import fastpath
+    emulation = sys.modules.get("cupy_emulation")
+    if device == "cpu" or emulation is None or not emulation.is_active() or not fastpath.enabled():
+        pytest.skip("launch counts of the fast paths exist on the emulated CUDA device only")
+    model = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3)).to(device)
+    x, y = dc.randn(7, 6, device=device), dc.randint(0, 3, (7,), device=device)
+    dc.nn.functional.cross_entropy(model(x), y).backward()       # warm-up: the loss's persistent flag, ticket
+    with emulation.counting() as fwd:
+        out = model(x)
+    with emulation.counting() as loss_c:
+        loss = dc.nn.functional.cross_entropy(out, y)
+    with emulation.counting() as bwd:
+        loss.backward()
+    assert fwd.by_name == {"matmul": 3, "bias_act_fwd_f32": 3}, fwd.by_name
+    assert loss_c.by_name == {"ce_fwd_f32_i64": 1}, loss_c.by_name
+    # one backward of the loss, 2 fused bias+activation backwards, the last bias gradient, 5 GEMMs;
+    # autograd adds its initial gradient and its copies into the parameters' gradient buffers
+    assert bwd.by_name["ce_bwd_f32_i64"] == 1 and bwd.by_name["bias_act_bwd_f32"] == 2
+    assert bwd.by_name["matmul"] == 5 and bwd.by_name["sum"] == 1
+    assert (fwd.syncs + loss_c.syncs + bwd.syncs, fwd.copies + loss_c.copies + bwd.copies) == (0, 0)

@@ -1,9 +1,12 @@
 """Activations: forward vs NumPy closed forms, gradcheck, torch as an oracle, stability at large logits."""
+import contextlib
+
 import numpy as np
 import pytest
-from harness import check_op
+from harness import check_grad, check_op
 
 import deepcore as dc
+from deepcore.backend import fastpath
 from deepcore.ops import activation as A
 
 DTYPES = [np.float32, np.float64]
@@ -186,7 +189,7 @@ def test_float32_stays_float32(name, device):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_numba_relu_backward_matches_generic(dtype, monkeypatch):
+def test_numba_relu_backward_matches_generic(dtype):
     from deepcore.ops import activation as act_mod
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 5, 7)).astype(dtype)
@@ -200,10 +203,115 @@ def test_numba_relu_backward_matches_generic(dtype, monkeypatch):
         dc.relu(X).backward(dc.tensor(gy))
         return X.grad.numpy()
 
-    assert act_mod._fast_relu_backward(gy, y)
-    fast = grad()
-    monkeypatch.setattr(act_mod, "numba_kernels", lambda: None)
-    generic = grad()
+    with _fast_paths(True):
+        assert fastpath.select("relu_backward", gy, y) is act_mod._relu_backward_numba
+        fast = grad()
+    with _fast_paths(False):
+        generic = grad()
     assert fast.dtype == dtype
     np.testing.assert_array_equal(fast, generic)
     np.testing.assert_array_equal(generic, gy * (y > 0))
+
+
+@contextlib.contextmanager
+def _fast_paths(on=True):
+    """Fast paths on (or off) inside the block, whatever the run's --no-fast-paths says."""
+    was = fastpath.enabled()
+    fastpath.set_enabled(on)
+    try:
+        yield
+    finally:
+        fastpath.set_enabled(was)
+
+
+# --- GELU ---------------------------------------------------------------------------------------------------
+def _np_gelu(x, approximate="none"):
+    from math import erf, pi, sqrt
+    if approximate == "tanh":
+        return 0.5 * x * (1 + np.tanh(sqrt(2 / pi) * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1 + np.vectorize(erf)(x / sqrt(2)))
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gelu(approximate, dtype, device):
+    # the generic path's erf is a 1.2e-7 fit (NumPy has no erf), the CUDA kernels use the device's erf
+    check_op(lambda x: A.gelu(x, approximate=approximate), lambda x: _np_gelu(x, approximate),
+             [np.random.default_rng(0).uniform(-5, 5, (4, 9))], device, dtype,
+             tol=dict(rtol=2e-6, atol=2e-7) if dtype == np.float64 else None)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_matches_torch(approximate, device):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(1).standard_normal((5, 6)) * 3
+    X = dc.tensor(x, device=device, requires_grad=True)
+    y = dc.nn.GELU(approximate=approximate)(X)
+    g = np.random.default_rng(2).standard_normal(x.shape)
+    y.backward(dc.tensor(g, device=device))
+    T = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.gelu(T, approximate=approximate)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-6, atol=2e-7)
+    np.testing.assert_allclose(X.grad.numpy(), T.grad.numpy(), rtol=1e-6, atol=2e-7)
+
+
+def test_gelu_rejects_unknown_approximation():
+    with pytest.raises(ValueError, match="approximate must be 'none' or 'tanh', got 'erf'"):
+        A.gelu(dc.zeros(3), approximate="erf")
+    with pytest.raises(ValueError, match="approximate must be 'none' or 'tanh'"):
+        dc.nn.GELU("fast")
+
+
+# --- bias + activation fused into linear / conv2d -------------------------------------------------------------
+@pytest.mark.parametrize("act", [None, "relu", "gelu", "gelu_tanh", "tanh", "sigmoid"])
+def test_linear_with_fused_activation_equals_linear_then_activation(act, device):
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal((6, 5)), rng.standard_normal((4, 5)), rng.standard_normal(4)]
+    g = rng.standard_normal((6, 4)).astype(np.float32)
+    then = {None: lambda t: t, "relu": A.relu, "tanh": A.tanh, "sigmoid": A.sigmoid, "gelu": A.gelu,
+            "gelu_tanh": lambda t: A.gelu(t, approximate="tanh")}[act]
+
+    def run(fused):
+        x, w, b = (dc.tensor(a.astype(np.float32), device=device, requires_grad=True) for a in arrays)
+        y = dc.nn.functional.linear(x, w, b, activation=act) if fused else then(dc.nn.functional.linear(x, w, b))
+        y.backward(dc.tensor(g, device=device))
+        return [y.numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()]
+
+    for a, b in zip(run(True), run(False)):
+        if device == "cpu":
+            np.testing.assert_array_equal(a, b)                  # the same NumPy operations, in the same order
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    check_grad(lambda x, w, b: dc.nn.functional.linear(x, w, b, activation=act), arrays, device)
+
+
+def test_fused_activation_is_validated():
+    with pytest.raises(ValueError, match="activation must be None or one of relu, gelu, gelu_tanh, tanh, sigmoid"):
+        dc.nn.functional.linear(dc.zeros(2, 3), dc.zeros(4, 3), activation="softplus")
+    with pytest.raises(ValueError, match="conv2d: activation must be None or one of"):
+        dc.nn.functional.conv2d(dc.zeros(1, 1, 3, 3), dc.zeros(1, 1, 2, 2), activation="elu")
+
+
+def _counting(device):
+    import sys
+    emulation = sys.modules.get("cupy_emulation")
+    if device == "cpu" or emulation is None or not emulation.is_active():
+        pytest.skip("launch counts exist on the emulated CUDA device only (--emulate-cuda)")
+    if not fastpath.enabled():
+        pytest.skip("counts the fast paths (--no-fast-paths is set)")
+    return emulation.counting
+
+
+def test_linear_relu_is_one_gemm_and_one_kernel_each_way(device):
+    counting = _counting(device)
+    x = dc.randn(8, 5, device=device, requires_grad=True)
+    w, b = dc.randn(3, 5, device=device, requires_grad=True), dc.randn(3, device=device, requires_grad=True)
+    g = dc.randn(8, 3, device=device)
+    with counting() as fwd:
+        y = dc.nn.functional.linear(x, w, b, activation="relu")
+    with counting() as bwd:
+        y.backward(g)
+    assert fwd.by_name == {"matmul": 1, "bias_act_fwd_f32": 1}, fwd.by_name
+    assert bwd.by_name == {"bias_act_bwd_f32": 1, "matmul": 2}, bwd.by_name   # input and weight gradients
+    assert (fwd.syncs, fwd.copies, bwd.syncs, bwd.copies) == (0, 0, 0, 0)

@@ -1,9 +1,12 @@
 """conv2d: forward against a naive loop and PyTorch, gradients by finite differences, fast paths vs generic."""
+import contextlib
+
 import numpy as np
 import pytest
 from harness import check_forward, check_grad
 
 import deepcore as dc
+from deepcore.backend import fastpath
 import deepcore.nn.functional as F
 from deepcore.ops import conv as conv_mod
 from deepcore.ops import conv_shifted
@@ -127,7 +130,8 @@ def test_numba_col2im_matches_generic(case, dtype):
     ow = (xs[3] + 2 * p[1] - d[1] * (kw - 1) - 1) // s[1] + 1
     gcols = np.random.default_rng(0).standard_normal((xs[1], kh, kw, xs[0], oh, ow)).astype(dtype)
     generic = conv_mod._col2im_xp(np, gcols, xs, s, p, d)
-    fast = conv_mod._col2im(np, gcols, xs, s, p, d)
+    with _fast_paths(True):
+        fast = conv_mod._col2im(np, gcols, xs, s, p, d)
     assert fast.dtype == dtype and fast.shape == xs
     np.testing.assert_allclose(fast, generic, rtol=1e-6 if dtype == np.float32 else 1e-12, atol=1e-6)
 
@@ -143,7 +147,7 @@ def test_im2col_col2im_are_adjoint():
     np.testing.assert_allclose((cols * c).sum(), (x * conv_mod._col2im_xp(np, c, xs, s, p, d)).sum())
 
 
-def test_conv2d_generic_path_equals_fast_path(monkeypatch):
+def test_conv2d_generic_path_equals_fast_path():
     case = CASES[2]
     _, _, s, p, d, g = case
 
@@ -153,9 +157,10 @@ def test_conv2d_generic_path_equals_fast_path(monkeypatch):
         y.backward(dc.tensor(np.random.default_rng(1).standard_normal(y.shape)))
         return X.grad.numpy(), W.grad.numpy(), B.grad.numpy()
 
-    fast = grads()
-    monkeypatch.setattr(conv_mod, "_numba_kernels", lambda: None)
-    generic = grads()
+    with _fast_paths(True):
+        fast = grads()
+    with _fast_paths(False):
+        generic = grads()
     for a, b in zip(fast, generic):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
@@ -186,9 +191,10 @@ def test_shifted_gemm_path_matches_im2col_path(case, dtype, monkeypatch):
     if not conv_shifted.applies(x, w, (1, 1), 1):
         pytest.skip("no ILP64 CBLAS found next to NumPy: the shifted path is off")
     monkeypatch.setattr(conv_shifted, "_BLOCK", 7)              # several column blocks, ragged last one
-    fast = _conv_and_grads(case, dtype)
-    monkeypatch.setattr(conv_shifted, "applies", lambda *a: False)
-    generic = _conv_and_grads(case, dtype)
+    with _fast_paths(True):
+        fast = _conv_and_grads(case, dtype)
+    with _fast_paths(False):
+        generic = _conv_and_grads(case, dtype)
     tol = 1e-4 if dtype == np.float32 else 1e-12
     for a, b in zip(fast, generic):
         assert a.dtype == dtype
@@ -267,3 +273,34 @@ def test_conv2d_bias_and_dtype_errors():
         F.conv2d(x, w, dc.zeros(3))
     with pytest.raises(TypeError, match="input float64, weight float32"):
         F.conv2d(dc.zeros((1, 3, 5, 5), dtype=dc.float64), w)
+
+
+@contextlib.contextmanager
+def _fast_paths(on=True):
+    """Fast paths on (or off) inside the block, whatever the run's --no-fast-paths says."""
+    was = fastpath.enabled()
+    fastpath.set_enabled(on)
+    try:
+        yield
+    finally:
+        fastpath.set_enabled(was)
+
+
+def test_cuda_conv2d_launches(device):
+    """im2col + GEMM + one bias(+activation) kernel that also writes NCHW; backward: one kernel for the
+    activation's gradient, its transpose and the bias gradient, then im2col + GEMM, GEMM + col2im."""
+    import sys
+    emulation = sys.modules.get("cupy_emulation")
+    if device == "cpu" or emulation is None or not emulation.is_active() or not fastpath.enabled():
+        pytest.skip("launch counts of the fast paths exist on the emulated CUDA device only")
+    x = dc.randn(2, 3, 7, 7, device=device, requires_grad=True)
+    w, b = dc.randn(4, 3, 3, 3, device=device, requires_grad=True), dc.randn(4, device=device, requires_grad=True)
+    for act in (None, "relu"):
+        x.grad = w.grad = b.grad = None
+        with emulation.counting() as fwd:
+            y = F.conv2d(x, w, b, padding=1, activation=act)
+        g = dc.ones(y.shape, device=device)
+        with emulation.counting() as bwd:
+            y.backward(g)
+        assert fwd.by_name == {"im2col_f32": 1, "matmul": 1, "bias_act_fwd_f32": 1}, fwd.by_name
+        assert bwd.by_name == {"bias_act_bwd_f32": 1, "im2col_f32": 1, "matmul": 2, "col2im_f32": 1}, bwd.by_name

@@ -78,3 +78,40 @@ def test_dropout_reproducible_with_manual_seed(device):
 def test_dropout_invalid_p(p):
     with pytest.raises(ValueError, match="dropout: probability p must be in"):
         dropout(dc.ones(3), p=p)
+
+
+# --- the CUDA fast path: mask drawn and applied in one kernel, seed and counter on the device ------------------
+def _counting(device):
+    import sys
+    from deepcore.backend import fastpath
+    emulation = sys.modules.get("cupy_emulation")
+    if device == "cpu" or emulation is None or not emulation.is_active() or not fastpath.enabled():
+        pytest.skip("launch counts of the fast paths exist on the emulated CUDA device only")
+    return emulation.counting
+
+
+def test_cuda_dropout_is_one_launch_each_way_without_host_traffic(device):
+    counting = _counting(device)
+    x = dc.ones(3000, device=device, requires_grad=True)
+    dropout(x, 0.3)                                       # warm-up: seeds the device's dropout state once
+    g = dc.ones(3000, device=device)
+    with counting() as fwd:
+        y = dropout(x, 0.3)
+    with counting() as bwd:
+        y.backward(g)
+    assert fwd.by_name == {"dropout_fwd_f32": 1} and bwd.by_name == {"dropout_bwd_f32": 1}
+    assert (fwd.syncs, fwd.copies, bwd.syncs, bwd.copies) == (0, 0, 0, 0)
+    np.testing.assert_array_equal(x.grad.numpy(), y.numpy())     # the backward regenerates the same mask
+
+
+def test_cuda_dropout_draws_fresh_masks_in_graph_replays(device):
+    _counting(device)
+    if not hasattr(dc.cuda, "graphed"):
+        pytest.skip("dc.cuda.graphed is not in this build")
+    step = dc.cuda.graphed(lambda t: dropout(t, 0.5))
+    x = dc.ones(2000, device=device)
+    masks = [step(x).numpy() != 0 for _ in range(5)]     # warm-up, capture, three replays
+    for a in range(len(masks)):
+        for b in range(a):
+            assert (masks[a] != masks[b]).mean() > 0.3, (a, b)
+    assert all(abs(m.mean() - 0.5) < 0.05 for m in masks)

@@ -154,3 +154,39 @@ def test_float32_stays_float32(fn, shapes, device):
     assert y.dtype == dc.float32
     grads = dc.autograd.grad(y, ts, dc.ones(y.shape, device=device))
     assert all(g.dtype == dc.float32 for g in grads)
+
+
+# --- float32 matmul precision (TF32 on the GPU), as torch.set_float32_matmul_precision ------------------------
+def test_float32_matmul_precision_switch(monkeypatch):
+    import types
+    from deepcore.backend import blas
+    calls = []
+    linalg = types.SimpleNamespace(COMPUTE_TYPE_DEFAULT=1, COMPUTE_TYPE_TF32=7)
+    fake_cupy = types.SimpleNamespace(_core=types.SimpleNamespace(
+        set_compute_type=lambda dtype, kind: calls.append((np.dtype(dtype), kind)), _routines_linalg=linalg))
+    monkeypatch.setattr(blas, "cupy_module", lambda: fake_cupy)
+    monkeypatch.setattr(blas, "cuda_available", lambda: True)
+    monkeypatch.setattr(blas, "_precision", ["highest"])
+    assert dc.get_float32_matmul_precision() == "highest"          # off by default, as in PyTorch
+    dc.set_float32_matmul_precision("high")
+    assert dc.get_float32_matmul_precision() == "high" and calls == [(np.dtype(np.float32), 7)]
+    dc.set_float32_matmul_precision("medium")
+    dc.set_float32_matmul_precision("highest")
+    assert calls[1:] == [(np.dtype(np.float32), 7), (np.dtype(np.float32), 1)]
+    for bad in ("High", "tf32", None, 32):
+        with pytest.raises(ValueError, match=r"precision must be one of 'highest', 'high', 'medium', got"):
+            dc.set_float32_matmul_precision(bad)
+    assert dc.get_float32_matmul_precision() == "highest" and len(calls) == 3
+
+
+def test_float32_matmul_precision_leaves_cpu_and_emulated_products_alone(device, monkeypatch):
+    from deepcore.backend import blas
+    monkeypatch.setattr(blas, "_precision", ["highest"])
+    a = dc.tensor(np.random.default_rng(0).standard_normal((5, 7)).astype(np.float32), device=device)
+    b = dc.tensor(np.random.default_rng(1).standard_normal((7, 3)).astype(np.float32), device=device)
+    full = (a @ b).numpy()
+    try:
+        dc.set_float32_matmul_precision("high")                      # no TF32 on the CPU nor the emulated device
+        np.testing.assert_array_equal((a @ b).numpy(), full)
+    finally:
+        dc.set_float32_matmul_precision("highest")

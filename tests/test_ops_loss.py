@@ -304,3 +304,39 @@ def test_binary_shape_errors():
         binary_cross_entropy_with_logits(dc.zeros(2, 3), np.ones((2, 3)), pos_weight=np.ones(2))
     with pytest.raises(ValueError, match=r"input shape \(2, 3\) and target shape \(2,\) cannot be broadcast"):
         mse_loss(dc.zeros(2, 3), np.ones(2))
+
+
+# --- the CUDA fast path: one kernel forward (range check and reduction inside), one backward -------------------
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cuda_cross_entropy_is_one_launch_each_way(reduction, device):
+    import sys
+    from deepcore.backend import fastpath
+    emulation = sys.modules.get("cupy_emulation")
+    if device == "cpu" or emulation is None or not emulation.is_active() or not fastpath.enabled():
+        pytest.skip("launch counts of the fast paths exist on the emulated CUDA device only")
+    x = dc.tensor(RNG.standard_normal((300, 7)).astype(np.float32), device=device, requires_grad=True)
+    y = dc.tensor(RNG.integers(0, 7, 300), device=device)
+    w = dc.tensor(RNG.uniform(0.5, 1.5, 7).astype(np.float32), device=device)
+    cross_entropy(x, y, weight=w, reduction=reduction).sum().backward()      # warm-up: the persistent flag
+    x.grad = None                                                             # (no accumulation counted below)
+    g = dc.ones(300 if reduction == "none" else (), device=device)
+    with emulation.counting() as fwd:
+        loss = cross_entropy(x, y, weight=w, reduction=reduction, label_smoothing=0.1)
+    with emulation.counting() as bwd:
+        loss.backward(g)
+    assert fwd.by_name == {"ce_fwd_f32_i64": 1} and bwd.by_name == {"ce_bwd_f32_i64": 1}, (fwd.by_name, bwd.by_name)
+    assert (fwd.syncs, fwd.copies, bwd.syncs, bwd.copies) == (0, 0, 0, 0)
+    want = _np_class_loss(_np_log_softmax(x.numpy().astype(np.float64)), y.numpy(), w.numpy(), -100, 0.1, reduction)
+    np.testing.assert_allclose(loss.numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+def test_cuda_cross_entropy_flag_reports_each_bad_batch(device):
+    """The kernel's range check writes a persistent device flag: reported at the next sync, then cleared."""
+    if device == "cpu":
+        pytest.skip("device-side checks concern CUDA tensors only")
+    x = dc.randn(4, 3, device=device)
+    for _ in range(2):
+        cross_entropy(x, dc.tensor([0, 3, 1, 2], device=device))
+        with pytest.raises(IndexError, match="cross_entropy: a target class was out of range for 3 classes"):
+            dc.cuda.synchronize()
+        cross_entropy(x, dc.tensor([0, 1, 1, 2], device=device)).item()      # good targets: nothing reported

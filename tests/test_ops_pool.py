@@ -1,9 +1,12 @@
 """Pooling: forward against naive loops and PyTorch, gradients by finite differences, fast paths vs generic."""
+import contextlib
+
 import numpy as np
 import pytest
 from harness import check_forward, check_grad
 
 import deepcore as dc
+from deepcore.backend import fastpath
 import deepcore.nn.functional as F
 from deepcore.ops import pool as pool_mod
 
@@ -116,7 +119,8 @@ def test_numba_maxpool_backward_matches_generic(case, dtype):
     arg = rng.integers(0, kh * kw, size=xs[:2] + hyper["out_hw"]).astype(np.int16)
     gy = rng.standard_normal(arg.shape).astype(dtype)
     args = (arg, gy, xs, hyper["kernel"], hyper["stride"], hyper["padding"])
-    fast = pool_mod._maxpool_backward(np, *args)
+    with _fast_paths(True):
+        fast = pool_mod._maxpool_backward(np, *args)
     generic = pool_mod._maxpool_backward_xp(np, *args)
     assert fast.dtype == dtype
     np.testing.assert_allclose(fast, generic, rtol=1e-6, atol=1e-6)
@@ -131,14 +135,15 @@ def test_numba_maxpool_forward_matches_generic(case, dtype):
     x.reshape(-1)[::7] = np.nan      # NaN handling must agree too
     x.reshape(-1)[1::5] = 0.25       # and ties: the first maximum of a window wins
     args = (x, hyper["kernel"], hyper["out_hw"], hyper["stride"], hyper["padding"])
-    y_fast, arg_fast = pool_mod._maxpool_forward(np, *args)
+    with _fast_paths(True):
+        y_fast, arg_fast = pool_mod._maxpool_forward(np, *args)
     y_gen, arg_gen = pool_mod._maxpool_forward_xp(np, *args)
     assert y_fast.dtype == dtype and arg_fast.dtype == arg_gen.dtype
     np.testing.assert_array_equal(y_fast, y_gen)
     np.testing.assert_array_equal(arg_fast, arg_gen)
 
 
-def test_max_pool_generic_path_equals_fast_path(monkeypatch):
+def test_max_pool_generic_path_equals_fast_path():
     x = _x((2, 3, 7, 5))
 
     def grad():
@@ -147,9 +152,10 @@ def test_max_pool_generic_path_equals_fast_path(monkeypatch):
         y.backward(dc.tensor(_x(y.shape, seed=1)))
         return X.grad.numpy()
 
-    fast = grad()
-    monkeypatch.setattr(pool_mod, "_numba_kernels", lambda: None)
-    np.testing.assert_allclose(grad(), fast, rtol=1e-12, atol=1e-14)  # summation order may differ
+    with _fast_paths(True):
+        fast = grad()
+    with _fast_paths(False):
+        np.testing.assert_allclose(grad(), fast, rtol=1e-12, atol=1e-14)  # summation order may differ
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -183,10 +189,14 @@ def test_cuda_max_pool_indices_point_at_the_maximum(device):
     fn = pool_mod.MaxPool2d(**pool_mod._check_pool("max_pool2d", dc.zeros(x.shape), 3, 2, 1)[1])
     fn._xp = cupy
     fn.needs_input_grad = (True,)
-    y = fn.forward(X)
+    with _fast_paths(True):
+        y = fn.forward(X)
     (arg,) = fn.saved_tensors
-    flat = x.reshape(2, 3, -1)
-    picked = np.take_along_axis(flat, cupy.asnumpy(arg).reshape(2, 3, -1), axis=2).reshape(y.shape)
+    arg = cupy.asnumpy(arg)                             # offset i * KW + j inside each window
+    oh, ow = np.arange(y.shape[2])[:, None], np.arange(y.shape[3])[None, :]
+    h, w = oh * 2 - 1 + arg // 3, ow * 2 - 1 + arg % 3
+    assert (h >= 0).all() and (w >= 0).all() and (h < 7).all() and (w < 5).all()
+    picked = x[np.arange(2)[:, None, None, None], np.arange(3)[None, :, None, None], h, w]
     np.testing.assert_array_equal(picked, cupy.asnumpy(y))
 
 
@@ -250,3 +260,28 @@ def test_pool_errors(call, message):
     with pytest.raises(ValueError) as info:
         call()
     assert message in str(info.value)
+
+
+@contextlib.contextmanager
+def _fast_paths(on=True):
+    """Fast paths on (or off) inside the block, whatever the run's --no-fast-paths says."""
+    was = fastpath.enabled()
+    fastpath.set_enabled(on)
+    try:
+        yield
+    finally:
+        fastpath.set_enabled(was)
+
+
+def test_cuda_max_pool_with_indices_is_one_launch_each_way(device):
+    import sys
+    emulation = sys.modules.get("cupy_emulation")
+    if device == "cpu" or emulation is None or not emulation.is_active() or not fastpath.enabled():
+        pytest.skip("launch counts of the fast paths exist on the emulated CUDA device only")
+    x = dc.randn(2, 3, 8, 8, device=device, requires_grad=True)
+    g = dc.randn(2, 3, 4, 4, device=device)
+    with emulation.counting() as fwd:
+        y = F.max_pool2d(x, 2)
+    with emulation.counting() as bwd:
+        y.backward(g)
+    assert fwd.by_name == {"maxpool_fwd_f32": 1} and bwd.by_name == {"maxpool_bwd_f32": 1}

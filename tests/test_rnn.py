@@ -1,12 +1,26 @@
 """Recurrent layers: NumPy step-loop references, PyTorch parity, gradchecks, fast paths vs generic path."""
+import contextlib
+
 import numpy as np
 import pytest
 
 import deepcore as dc
 import deepcore.nn as nn
+from deepcore.backend import fastpath
 from deepcore.ops import rnn as R
 
 GATES = {"tanh": 1, "relu": 1, "lstm": 4, "gru": 3}
+
+
+@contextlib.contextmanager
+def _fast_paths_on():
+    """Fast paths on inside the block, even in a --no-fast-paths run (to compare them with the generic path)."""
+    was = fastpath.enabled()
+    fastpath.set_enabled(True)
+    try:
+        yield
+    finally:
+        fastpath.set_enabled(was)
 
 
 # --- NumPy references: the PyTorch equations, one step at a time, in float64 ---------------------------
@@ -77,6 +91,8 @@ def test_layer_matches_numpy_step_loop(device, mode, dtype):
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("mode", ["lstm", "gru", "tanh", "relu"])
 def test_recurrent_op_gradcheck(device, mode, reverse, fast):
+    if fast and not fastpath.enabled():
+        pytest.skip("fast paths are switched off (--no-fast-paths)")
     rng = np.random.default_rng(2)
     T, N, I, H = 3, 2, 3, 4
     x = rng.standard_normal((T, N, I))
@@ -91,9 +107,10 @@ def test_recurrent_op_gradcheck(device, mode, reverse, fast):
     def f(x, h0, *rest):
         c0 = rest[0] if mode == "lstm" else None
         w_ih, w_hh, b_ih, b_hh = rest[-4:]
-        return R.recurrent(x, h0, w_ih, w_hh, b_ih, b_hh, c0=c0, mode=mode, reverse=reverse, fast=fast)
+        return R.recurrent(x, h0, w_ih, w_hh, b_ih, b_hh, c0=c0, mode=mode, reverse=reverse)
 
-    assert dc.gradcheck(f, tensors)
+    with (contextlib.nullcontext() if fast else fastpath.disabled()):
+        assert dc.gradcheck(f, tensors)
 
 
 @pytest.mark.parametrize("mode", ["lstm", "gru"])
@@ -132,17 +149,19 @@ def test_module_gradcheck_through_stacking(device):
 # --- fast paths (numba on CPU, CUDA kernels on GPU) equal the generic path -------------------------------
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("mode", ["lstm", "gru"])
-def test_fast_path_matches_generic(device, mode, dtype, monkeypatch):
+def test_fast_path_matches_generic(device, mode, dtype):
+    """Both directions, outputs and every gradient (tests/test_fastpaths.py covers the registry as a whole)."""
     rng = np.random.default_rng(5)
     T, N, I, H = 6, 5, 7, 9
     arrays = [rng.standard_normal((T, N, I)), rng.standard_normal((N, H)), rng.standard_normal((N, H))] + \
         _weights(mode, I, H, rng)
     projections = [rng.standard_normal(s) for s in ((T, N, H), (N, H), (N, H))]
-    kernels = R._step_kernels(dc.device(device).xp, dc.zeros(1, dtype=dtype, device=device).data, True)
+    sample = dc.zeros(1, dtype=dtype, device=device).data
+    with _fast_paths_on():
+        kernels = R._step_kernels(dc.device(device).xp, sample)
     assert type(kernels).__name__ == ("_Numba" if device == "cpu" else "_Cuda")
 
-    def run(fast):
-        monkeypatch.setattr(R, "use_fast_path", fast)
+    def run():
         ts = [dc.tensor(a.astype(dtype), device=device, requires_grad=True) for a in arrays]
         values = []
         for reverse in (False, True):
@@ -153,7 +172,10 @@ def test_fast_path_matches_generic(device, mode, dtype, monkeypatch):
         return values + [t.grad.numpy() for t in ts if t.grad is not None]
 
     tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
-    fast, generic = run(True), run(False)
+    with _fast_paths_on():
+        fast = run()
+    with fastpath.disabled():
+        generic = run()
     assert len(fast) == len(generic) == (6 if mode == "lstm" else 4) + (7 if mode == "lstm" else 6)
     for a, b in zip(fast, generic):
         assert a.dtype == dtype
@@ -331,9 +353,28 @@ def test_numba_float32_step_kernels_at_extremes_match_generic(mode):
     outs = {}
     for name, k in (("numba", K), ("generic", R._Generic(np))):
         a, s1, s2 = act.copy(), np.empty_like(state), np.empty_like(state)
-        getattr(k, f"{mode}_fwd")(hw, a, state, s1, s2)
+        step = getattr(k, "lstm_gates") if (mode, name) == ("lstm", "generic") else getattr(k, f"{mode}_fwd")
+        step(hw, a, state, s1, s2)
         outs[name] = (a, s1, s2)
     for fast, ref in zip(outs["numba"], outs["generic"]):
         np.testing.assert_allclose(fast, ref, rtol=0, atol=1e-5, equal_nan=True)   # GRU: r error x |hn| up to 1e4
     h = outs["numba"][2]
     assert np.isnan(h[1, 7]) and np.isfinite(np.delete(h[1], 7)).all()
+
+
+def test_cuda_lstm_step_is_one_launch(device):
+    """With small H each LSTM step (recurrent product included) is one kernel, forward and backward."""
+    import sys
+    emulation = sys.modules.get("cupy_emulation")
+    if device == "cpu" or emulation is None or not emulation.is_active() or not fastpath.enabled():
+        pytest.skip("launch counts of the fast paths exist on the emulated CUDA device only")
+    T = 9
+    lstm = nn.LSTM(3, 8).to(device)
+    x = dc.randn(T, 2, 3, device=device, requires_grad=True)
+    with emulation.counting() as fwd:
+        out, (h, c) = lstm(x)
+    with emulation.counting() as bwd:
+        (out.sum() + h.sum()).backward()
+    assert fwd.by_name["lstm_fwd_f32"] == T and fwd.launches <= T + 10, fwd.by_name
+    assert bwd.by_name["lstm_bwd_f32"] == T and bwd.by_name["matmul"] == 4, bwd.by_name  # dh0, dx, dW_ih, dW_hh
+    assert (fwd.syncs, fwd.copies, bwd.syncs, bwd.copies) == (0, 0, 0, 0)

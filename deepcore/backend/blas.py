@@ -1,18 +1,58 @@
-"""Direct CBLAS GEMM on strided NumPy views: ``c = alpha * a @ b + beta * c`` with no copies.
+"""BLAS: direct CBLAS GEMM on strided NumPy views, and the float32 matmul precision of the GPU.
 
-``np.matmul`` copies an operand whose rows are not contiguous (a window into a larger buffer) and has
-no ``beta``, so it cannot accumulate into an existing array. The shifted-GEMM convolution needs both.
-The function is taken from the OpenBLAS that NumPy itself links (located with threadpoolctl, ILP64
-symbols only, so the integer width is known), checked once on a small strided product, and
-:func:`available` is False where none is found: callers then take their generic path.
+``gemm``: ``c = alpha * a @ b + beta * c`` with no copies. ``np.matmul`` copies an operand whose rows are
+not contiguous (a window into a larger buffer) and has no ``beta``, so it cannot accumulate into an
+existing array. The shifted-GEMM convolution needs both. The function is taken from the OpenBLAS that
+NumPy itself links (located with threadpoolctl, ILP64 symbols only, so the integer width is known),
+checked once on a small strided product, and :func:`available` is False where none is found: callers
+then take their generic path.
+
+``set_float32_matmul_precision`` (as ``torch.set_float32_matmul_precision``): "highest" (the default)
+keeps float32 matrix products in full float32; "high" (and "medium") let cuBLAS use TF32 tensor cores
+for them (inputs rounded to 10 mantissa bits, float32 accumulation: much faster on Ampere and later GPUs).
+On CuPy (14) this is its per-dtype compute type, ``cupy._core.set_compute_type(float32,
+COMPUTE_TYPE_TF32 | COMPUTE_TYPE_DEFAULT)`` (the ``CUPY_TF32=1`` environment variable is CuPy's default
+for it, read once at the first float32 product). It changes nothing on the CPU: NumPy has no TF32.
 """
 from __future__ import annotations
 
 import ctypes
+import os
 
 import numpy as np
 
-__all__ = ["available", "gemm"]
+from .device import cuda_available, cupy_module
+
+__all__ = ["available", "gemm", "set_float32_matmul_precision", "get_float32_matmul_precision"]
+
+_PRECISIONS = ("highest", "high", "medium")
+_precision = ["high" if os.environ.get("CUPY_TF32", "0").strip() not in ("", "0") else "highest"]
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """"highest": full float32 matrix products; "high" or "medium": TF32 tensor cores allowed on the GPU."""
+    if not isinstance(precision, str) or precision not in _PRECISIONS:
+        raise ValueError(f"set_float32_matmul_precision: precision must be one of {', '.join(map(repr, _PRECISIONS))}"
+                         f", got {precision!r}")
+    _precision[0] = precision
+    _apply_to_cupy(precision)
+
+
+def get_float32_matmul_precision() -> str:
+    """The current float32 matmul precision: "highest" (the default), "high" or "medium"."""
+    return _precision[0]
+
+
+def _apply_to_cupy(precision: str) -> None:
+    """Set CuPy's float32 compute type: TF32 below "highest", its default otherwise (no GPU: nothing to set)."""
+    cp = cupy_module()
+    core = getattr(cp, "_core", None)
+    set_compute_type = getattr(core, "set_compute_type", None)
+    linalg = getattr(core, "_routines_linalg", None)
+    if set_compute_type is None or linalg is None or not cuda_available():
+        return  # no CuPy, no GPU, or a CuPy without compute types (the emulated device): no TF32 to switch
+    kind = linalg.COMPUTE_TYPE_DEFAULT if precision == "highest" else linalg.COMPUTE_TYPE_TF32
+    set_compute_type(np.float32, kind)
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 # ILP64 CBLAS names: NumPy's wheels ship scipy-openblas with the "scipy_" prefix and "64_" suffix.

@@ -25,14 +25,30 @@ class _Activation(Module):
 
 class ReLU(_Activation):
     _fn = staticmethod(A.relu)
+    fused_activation = "relu"
 
 
 class Sigmoid(_Activation):
     _fn = staticmethod(A.sigmoid)
+    fused_activation = "sigmoid"
 
 
 class Tanh(_Activation):
     _fn = staticmethod(A.tanh)
+    fused_activation = "tanh"
+
+
+class GELU(_Activation):
+    """x * Phi(x), or PyTorch's tanh approximation with ``approximate="tanh"``."""
+    _fn, _args = staticmethod(A.gelu), ("approximate",)
+
+    def __init__(self, approximate: str = "none"):
+        A.gelu_activation(approximate)  # validates
+        super().__init__(approximate=approximate)
+
+    @property
+    def fused_activation(self):
+        return A.gelu_activation(self.approximate)
 
 
 class Softsign(_Activation):

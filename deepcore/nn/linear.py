@@ -46,14 +46,16 @@ class Linear(Module):
             self.bias.data = self.bias.to(x.device).data
         self.reset_parameters()
 
-    def forward(self, x):
+    def forward(self, x, *, activation=None):
+        """``activation`` ("relu", "gelu", "gelu_tanh", "tanh", "sigmoid"): applied in the same op (what
+        ``nn.Sequential`` asks for when an activation layer follows)."""
         if x.ndim == 0:
             raise ValueError("Linear: expected input of shape (..., in_features), got a scalar")
         if self.weight is None:
             self._materialize(x)
         if x.shape[-1] != self.in_features:
             raise ValueError(f"Linear: expected input with last dimension {self.in_features}, got shape {x.shape}")
-        return linear(x, self.weight, self.bias)
+        return linear(x, self.weight, self.bias, activation=activation)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -21,7 +21,9 @@ def as_tensor(value, like: Tensor | None = None) -> Tensor:
             dtype = like.dtype if like.dtype.kind != "b" else (np.dtype(np.int64) if isinstance(value, numbers.Integral) else default_float)
         else:
             dtype = default_float
-        return Tensor._make(like.device.xp.asarray(value, dtype=dtype))
+        # xp.full: on a GPU a fill kernel with the value as its argument, not a host->device copy (which
+        # would also make the op impossible to capture in a CUDA graph)
+        return Tensor._make(like.device.xp.full((), value, dtype=dtype))
     if like is not None:
         if like.device.type != "cpu":
             raise RuntimeError(f"expected all tensors on one device, but found {type(value).__name__} data on cpu "

@@ -1,56 +1,221 @@
-"""Activation functions. Each saves only what its derivative needs (the output where that suffices)."""
+"""Activation functions. Each saves only what its derivative needs (the output where that suffices).
+
+ReLU, GELU, tanh and sigmoid are also written as raw-array helpers (:func:`act_forward`,
+:func:`act_backward`) shared by their Functions and by :func:`bias_act` / :func:`bias_act_backward`, the
+bias + activation step that linear and conv2d fuse into themselves when an activation follows them
+(``nn.Sequential`` asks for it), so fused and unfused layers compute the same numbers. Fast paths
+(deepcore.backend.fastpath): numba for ReLU's backward on the CPU; one CUDA kernel each for the fused
+bias + activation forward and backward (``kernels/activation.cu``).
+"""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from ..autograd import Function
-from ._util import as_tensor, normalize_axis, numba_kernels, tensor_method
+from ..backend import fastpath
+from . import _cuda
+from ._util import as_tensor, normalize_axis, numba_kernels, tensor_method, xp_of
 
-__all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu", "elu", "softplus", "softsign",
-           "hardtanh", "prelu"]
+__all__ = ["relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "leaky_relu", "elu", "softplus",
+           "softsign", "hardtanh", "prelu"]
+
+#: Activations that linear/conv2d can fuse (``activation=``), with their code in kernels/activation.cu.
+FUSABLE = {"relu": 1, "gelu": 2, "gelu_tanh": 3, "tanh": 4, "sigmoid": 5}
+_FROM_INPUT = ("gelu", "gelu_tanh")   # derivative needs the input, not the output
+_INV_SQRT2, _INV_SQRT_2PI, _SQRT_2_OVER_PI, _GELU_CUBIC = (1 / math.sqrt(2), 1 / math.sqrt(2 * math.pi),
+                                                           math.sqrt(2 / math.pi), 0.044715)
 
 
-class ReLU(Function):
+# --- raw-array activations ---------------------------------------------------------------------------
+def _erf(xp, x):
+    """erf with array ops only (NumPy has none; the CUDA kernels use the device's erf): the Chebyshev fit of
+    erfc in Numerical Recipes, fractional error below 1.2e-7 everywhere."""
+    a = xp.abs(x)
+    t = 1.0 / (1.0 + 0.5 * a)
+    poly = 0.17087277
+    for coef in (-0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196,
+                 1.00002368, -1.26551223):
+        poly = poly * t + coef
+    erfc = t * xp.exp(poly - a * a)
+    return xp.sign(x) * (1.0 - erfc)
+
+
+def _gelu_tanh_inner(xp, u):
+    return xp.tanh(_SQRT_2_OVER_PI * (u + _GELU_CUBIC * u * u * u))
+
+
+def act_forward(xp, act, u, out=None):
+    """``act(u)`` (``act`` one of FUSABLE); with ``out=u`` in place where the result allows it."""
+    if act == "relu":
+        return xp.maximum(u, 0) if out is None else xp.maximum(u, 0, out=out)
+    if act == "tanh":
+        return xp.tanh(u) if out is None else xp.tanh(u, out=out)
+    if act == "sigmoid":  # via tanh: stable for large |u|, the same value as 1 / (1 + exp(-u))
+        if out is None:
+            return (xp.tanh(u * 0.5) * 0.5 + 0.5).astype(u.dtype, copy=False)
+        xp.multiply(u, 0.5, out=out)
+        xp.tanh(out, out=out)
+        out *= 0.5
+        out += 0.5
+        return out
+    if act == "gelu":
+        return (0.5 * u * (1.0 + _erf(xp, u * _INV_SQRT2))).astype(u.dtype, copy=False)
+    if act == "gelu_tanh":
+        return (0.5 * u * (1.0 + _gelu_tanh_inner(xp, u))).astype(u.dtype, copy=False)
+    raise ValueError(f"unknown activation {act!r}; expected one of {', '.join(FUSABLE)}")
+
+
+def act_backward(xp, act, gy, s):
+    """The gradient of ``act`` times ``gy``; ``s`` is the output (relu, tanh, sigmoid) or the input (gelus)."""
+    if act == "relu":
+        fast = fastpath.select("relu_backward", gy, s)
+        return fast(gy, s) if fast is not None else gy * (s > 0)
+    if act == "tanh":
+        return gy * (1 - s * s)
+    if act == "sigmoid":
+        return gy * s * (1 - s)
+    if act == "gelu":
+        cdf = 0.5 * (1.0 + _erf(xp, s * _INV_SQRT2))
+        pdf = xp.exp(-0.5 * s * s) * _INV_SQRT_2PI
+        return (gy * (cdf + s * pdf)).astype(gy.dtype, copy=False)
+    if act == "gelu_tanh":
+        t = _gelu_tanh_inner(xp, s)
+        dinner = _SQRT_2_OVER_PI * (1.0 + 3 * _GELU_CUBIC * s * s)
+        return (gy * (0.5 * (1.0 + t) + 0.5 * s * (1.0 - t * t) * dinner)).astype(gy.dtype, copy=False)
+    raise ValueError(f"unknown activation {act!r}; expected one of {', '.join(FUSABLE)}")
+
+
+@fastpath.override("relu_backward", "cpu",
+                   when=lambda gy, y: (gy.dtype in _cuda.FLOATS and gy.dtype == y.dtype and gy.flags.c_contiguous
+                                       and y.flags.c_contiguous and numba_kernels() is not None))
+def _relu_backward_numba(gy, y):
+    """``gy * (y > 0)`` in one numba pass (NumPy builds the boolean mask first: ~2.5x slower)."""
+    return numba_kernels().relu_backward(gy, y)
+
+
+# --- bias + activation, the step linear and conv2d fuse --------------------------------------------------
+# ``layout`` says where z (the GEMM output, before the bias) keeps element (n, c, p) of the output ``shape``
+# (N, C, *spatial): "rows" z (N, C) (linear), "nchw" z of ``shape``, "cnhw" z (C, N * P) (conv2d's columns).
+
+def _bias_shape(shape):
+    return (1, shape[1]) + (1,) * (len(shape) - 2)
+
+
+def bias_act(z, b, act, layout, shape):
+    """``y = act(z + b)`` of ``shape`` (act None: no activation), and what :func:`bias_act_backward` needs."""
+    fast = fastpath.select("bias_act", z, b, act, layout, shape)
+    if fast is not None:
+        return fast(z, b, act, layout, shape)
+    xp = xp_of(z)
+    if layout == "cnhw":
+        u = xp.ascontiguousarray(xp.moveaxis(z.reshape((shape[1], shape[0]) + tuple(shape[2:])), 0, 1))
+    else:
+        u = z.reshape(shape)
+    if b is not None:
+        u += b if layout == "rows" else b.reshape(_bias_shape(shape))
+    if act is None:
+        return u, None
+    if act in _FROM_INPUT:
+        return act_forward(xp, act, u), u
+    return act_forward(xp, act, u, out=u), u
+
+
+def bias_act_backward(gy, saved, act, layout, need_bias):
+    """(gz, gb): the gradient of z in its ``layout`` (see :func:`bias_act`) and of the bias (or None)."""
+    fast = fastpath.select("bias_act_backward", gy, saved, act, layout, need_bias)
+    if fast is not None:
+        return fast(gy, saved, act, layout, need_bias)
+    xp = xp_of(gy)
+    gu = gy if act is None else act_backward(xp, act, gy, saved)
+    if layout == "cnhw":
+        gz = xp.ascontiguousarray(xp.moveaxis(gu, 1, 0)).reshape(gu.shape[1], -1)
+        return gz, (gz.sum(axis=1) if need_bias else None)
+    axes = 0 if layout == "rows" else (0,) + tuple(range(2, gu.ndim))
+    return gu, (gu.sum(axis=axes) if need_bias else None)
+
+
+def _layout_strides(layout, shape):
+    """(N, C, P, stride of n, stride of c) of z's ``layout`` for the CUDA kernels."""
+    n, c = shape[0], shape[1]
+    p = int(np.prod(shape[2:], dtype=np.int64)) if len(shape) > 2 else 1
+    return n, c, p, {"rows": (c, 1), "nchw": (c * p, p), "cnhw": (p, n * p)}[layout]
+
+
+@fastpath.override("bias_act", "cuda",
+                   when=lambda z, b, act, layout, shape: _cuda.floats(z, b) and z.flags.c_contiguous)
+def _bias_act_cuda(z, b, act, layout, shape):
+    """One kernel: bias, activation and (``cnhw``) the transpose to the output layout."""
+    import cupy
+    if b is None and act is None and layout != "cnhw":
+        return z.reshape(shape), None
+    n, c, p, (zs_n, zs_c) = _layout_strides(layout, shape)
+    from_input = act in _FROM_INPUT
+    y = z.reshape(shape) if layout != "cnhw" and not from_input else cupy.empty(shape, dtype=z.dtype)
+    u = cupy.empty(shape, dtype=z.dtype) if from_input else None
+    _cuda.launch_1d("activation.cu", "bias_act_fwd_" + _cuda.suffix(z.dtype), z, y.size,
+                    (z, b, y, u, np.int64(n), np.int32(c), np.int64(p), np.int64(zs_n), np.int64(zs_c),
+                     np.int32(FUSABLE.get(act, 0))))
+    return y, (u if from_input else (y if act is not None else None))
+
+
+_BWD_BLOCK = (32, 8)   # kernels/activation.cu bias_act_bwd: 32 channels (or p values) x 8 lanes
+
+
+@fastpath.override("bias_act_backward", "cuda",
+                   when=lambda gy, saved, act, layout, need_bias: (
+                       _cuda.floats(gy, saved) and gy.flags.c_contiguous
+                       and (saved is None or saved.flags.c_contiguous) and (act is not None or layout == "cnhw")))
+def _bias_act_backward_cuda(gy, saved, act, layout, need_bias):
+    """One kernel: the activation's gradient, written in z's layout, and the bias gradient (summed in it)."""
+    import cupy
+    shape = gy.shape
+    n, c, p, (gs_n, gs_c) = _layout_strides(layout, shape)
+    gz = cupy.empty((c, n * p) if layout == "cnhw" else shape, dtype=gy.dtype)
+    gb = cupy.empty((c,), dtype=gy.dtype) if need_bias else None
+    if gz.size:
+        tiles = -(-c // _BWD_BLOCK[0]) if p == 1 else c
+        _cuda.launch("activation.cu", "bias_act_bwd_" + _cuda.suffix(gy.dtype), gy,
+                     (min(tiles, _cuda.MAX_BLOCKS),), _BWD_BLOCK,
+                     (gy, gy if saved is None else saved, gz, gb, np.int64(n), np.int32(c), np.int64(p),
+                      np.int64(gs_n), np.int64(gs_c), np.int32(FUSABLE.get(act, 0))))
+    elif gb is not None:
+        gb.fill(0)
+    return gz, gb
+
+
+# --- activation Functions ----------------------------------------------------------------------------------
+class _Fusable(Function):
+    """ReLU, GELU, tanh, sigmoid: the raw-array helpers above, saving the output (or, for GELU, the input)."""
+
+    act = None
+
     def forward(self, x):
-        y = self._xp.maximum(x, 0)
-        self.save_for_backward(y)
+        y = act_forward(self._xp, self.act, x)
+        self.save_for_backward(x if self.act in _FROM_INPUT else y)
         return y
 
     def backward(self, gy):
-        (y,) = self.saved_tensors
-        if _fast_relu_backward(gy, y):
-            return numba_kernels().relu_backward(gy, y)
-        return gy * (y > 0)
+        (s,) = self.saved_tensors
+        return act_backward(self._xp, self.act, gy, s)
 
 
-def _fast_relu_backward(gy, y):
-    """Whether the numba ReLU backward applies: NumPy float32/float64, same dtype, both contiguous."""
-    return (isinstance(gy, np.ndarray) and gy.dtype in (np.float32, np.float64) and gy.dtype == y.dtype
-            and gy.flags.c_contiguous and y.flags.c_contiguous and numba_kernels() is not None)
+class ReLU(_Fusable):
+    act = "relu"
 
 
-class Sigmoid(Function):
-    def forward(self, x):
-        xp = self._xp
-        y = xp.tanh(x * 0.5) * 0.5 + 0.5  # stable for large |x|, same value as 1 / (1 + exp(-x))
-        y = y.astype(x.dtype, copy=False)
-        self.save_for_backward(y)
-        return y
-
-    def backward(self, gy):
-        (y,) = self.saved_tensors
-        return gy * y * (1 - y)
+class Sigmoid(_Fusable):
+    act = "sigmoid"
 
 
-class Tanh(Function):
-    def forward(self, x):
-        y = self._xp.tanh(x)
-        self.save_for_backward(y)
-        return y
+class Tanh(_Fusable):
+    act = "tanh"
 
-    def backward(self, gy):
-        (y,) = self.saved_tensors
-        return gy * (1 - y * y)
+
+class GELU(_Fusable):
+    """x * Phi(x) (``approximate="none"``) or its tanh approximation (``act = "gelu_tanh"``)."""
+    act = "gelu"
 
 
 class LeakyReLU(Function):
@@ -186,6 +351,25 @@ def sigmoid(x):
 @tensor_method()
 def tanh(x):
     return Tanh.apply(x)
+
+
+_GELU_APPROXIMATIONS = {"none": "gelu", "tanh": "gelu_tanh"}
+
+
+def gelu_activation(approximate="none"):
+    """The fused-activation name of GELU with PyTorch's ``approximate`` ("none" | "tanh")."""
+    try:
+        return _GELU_APPROXIMATIONS[approximate]
+    except (KeyError, TypeError):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}") from None
+
+
+def gelu(x, approximate="none"):
+    """Gaussian error linear unit ``x * Phi(x)``; ``approximate="tanh"`` uses PyTorch's tanh form."""
+    x = as_tensor(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"gelu: expected a floating-point input, got {x.dtype}")
+    return GELU.apply(x, act=gelu_activation(approximate))
 
 
 def leaky_relu(x, negative_slope=0.01):

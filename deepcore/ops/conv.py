@@ -2,24 +2,26 @@
 
 Columns live in ONE contiguous buffer of layout (C, KH, KW, N, OH, OW), i.e. a (C*KH*KW, N*OH*OW) matrix
 whose rows come group after group, so forward is ``w_g @ cols_g`` and backward is two more GEMMs plus
-col2im. The generic path runs on numpy and cupy; numba (CPU col2im) and CUDA kernels (``kernels/conv.cu``)
-are fast paths tested against it. 1x1 convolutions with stride 1 and no padding skip im2col entirely.
+col2im. 1x1 convolutions with stride 1 and no padding skip im2col entirely. The bias (and an activation
+that follows, ``activation=``) is one step after the GEMM, :func:`~deepcore.ops.activation.bias_act`,
+which on the GPU also moves the GEMM's (O, N*OH*OW) result to NCHW in the same kernel.
+
+The generic path runs on numpy and cupy. Fast paths (deepcore.backend.fastpath), tested against it:
+"conv2d" on the CPU (stride-1 shifted GEMMs, ``conv_shifted``), "col2im" on the CPU (numba), "im2col" and
+"col2im" on the GPU (``kernels/conv.cu``).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..autograd import Function
-from ..backend import device_of, get_kernel
+from ..backend import fastpath
 from ..tensor import Tensor
-from . import conv_shifted
+from . import _cuda, conv_shifted
 from ._util import as_tensor, numba_kernels as _numba_kernels
+from .activation import FUSABLE, bias_act, bias_act_backward
 
 __all__ = ["conv2d"]
-
-_FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_THREADS = 256          # CUDA block size for every kernel launched from this file
-_MAX_BLOCKS = 65535 * 8  # grid-stride loops cover the rest
 
 
 def _pair(value, name, fn="conv2d", minimum=1):
@@ -37,19 +39,6 @@ def _pair(value, name, fn="conv2d", minimum=1):
     if any(v < minimum for v in pair):
         raise ValueError(f"{fn}: {name} must be >= {minimum}, got {pair}")
     return pair
-
-
-def _launch(fn, total, args):
-    blocks = max(1, min((total + _THREADS - 1) // _THREADS, _MAX_BLOCKS))
-    fn((blocks,), (_THREADS,), args)
-
-
-def _use_cuda(x):
-    return not isinstance(x, np.ndarray) and x.dtype in _FAST_DTYPES
-
-
-def _suffix(dtype):
-    return "f32" if dtype == np.float32 else "f64"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -87,141 +76,178 @@ def _col2im_xp(xp, gcols, x_shape, stride, padding, dilation):
     return xp.ascontiguousarray(gpad)
 
 
+def _im2col(xp, x, kh, kw, oh, ow, stride, padding, dilation):
+    fast = fastpath.select("im2col", x, kh, kw, oh, ow, stride, padding, dilation)
+    if fast is not None:
+        return fast(x, kh, kw, oh, ow, stride, padding, dilation)
+    return _im2col_xp(xp, x, kh, kw, oh, ow, stride, padding, dilation)
+
+
+def _col2im(xp, gcols, x_shape, stride, padding, dilation):
+    fast = fastpath.select("col2im", gcols, x_shape, stride, padding, dilation)
+    if fast is not None:
+        return fast(gcols, x_shape, stride, padding, dilation)
+    return _col2im_xp(xp, gcols, x_shape, stride, padding, dilation)
+
+
 def _conv_args(x_shape, kh, kw, oh, ow, stride, padding, dilation, total):
     n, c, h, w = x_shape
     ints = (n, c, h, w, kh, kw, oh, ow, *stride, *padding, *dilation)
     return tuple(np.int32(v) for v in ints) + (np.int64(total),)
 
 
+def _floats(a, *_):
+    return _cuda.floats(a)
+
+
+@fastpath.override("im2col", "cuda", when=_floats)
 def _im2col_cuda(x, kh, kw, oh, ow, stride, padding, dilation):
     import cupy
     x = cupy.ascontiguousarray(x)
     n, c = x.shape[:2]
     cols = cupy.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
-    if cols.size:
-        with x.device:
-            fn = get_kernel("conv.cu", "im2col_" + _suffix(x.dtype), device_of(x))
-            _launch(fn, cols.size, (x, cols) + _conv_args(x.shape, kh, kw, oh, ow, stride, padding, dilation,
-                                                           cols.size))
+    _cuda.launch_1d("conv.cu", "im2col_" + _cuda.suffix(x.dtype), x, cols.size,
+                    (x, cols) + _conv_args(x.shape, kh, kw, oh, ow, stride, padding, dilation, cols.size))
     return cols
 
 
+@fastpath.override("col2im", "cuda", when=_floats)
 def _col2im_cuda(gcols, x_shape, stride, padding, dilation):
     import cupy
     gcols = cupy.ascontiguousarray(gcols)
     _, kh, kw, _, oh, ow = gcols.shape
     gx = cupy.empty(x_shape, dtype=gcols.dtype)
-    if gx.size:
-        with gcols.device:
-            fn = get_kernel("conv.cu", "col2im_" + _suffix(gcols.dtype), device_of(gcols))
-            _launch(fn, gx.size, (gcols, gx) + _conv_args(x_shape, kh, kw, oh, ow, stride, padding, dilation,
-                                                           gx.size))
+    _cuda.launch_1d("conv.cu", "col2im_" + _cuda.suffix(gcols.dtype), gcols, gx.size,
+                    (gcols, gx) + _conv_args(x_shape, kh, kw, oh, ow, stride, padding, dilation, gx.size))
     return gx
 
 
-def _im2col(xp, x, kh, kw, oh, ow, stride, padding, dilation):
-    if xp is not np and _use_cuda(x):
-        return _im2col_cuda(x, kh, kw, oh, ow, stride, padding, dilation)
-    return _im2col_xp(xp, x, kh, kw, oh, ow, stride, padding, dilation)
-
-
-def _col2im(xp, gcols, x_shape, stride, padding, dilation):
-    if xp is np and gcols.dtype in _FAST_DTYPES:
-        kernels = _numba_kernels()
-        if kernels is not None:
-            return kernels.col2im(gcols, *x_shape, *stride, *padding, *dilation)
-    elif xp is not np and _use_cuda(gcols):
-        return _col2im_cuda(gcols, x_shape, stride, padding, dilation)
-    return _col2im_xp(xp, gcols, x_shape, stride, padding, dilation)
+@fastpath.override("col2im", "cpu", when=lambda gcols, *_: gcols.dtype in _cuda.FLOATS and _numba_kernels())
+def _col2im_numba(gcols, x_shape, stride, padding, dilation):
+    return _numba_kernels().col2im(gcols, *x_shape, *stride, *padding, *dilation)
 
 
 # ---------------------------------------------------------------------------------------------------------
+# The convolution: how the GEMMs are arranged is a strategy (forward + backward) chosen per call.
 
-class Conv2d(Function):
-    """y[n, o] = sum_{c in group(o), i, j} w[o, c, i, j] * xpad[n, c, oh*s + i*d, ow*s + j*d] + b[o].
+class _Im2col:
+    """The generic path: columns and one GEMM per group (1x1 stride-1 convolutions: no columns)."""
 
-    Saves x and w (x only if the weight needs a gradient, w only if the input does); the columns are
-    rebuilt in backward rather than kept, trading one im2col for kh*kw times less memory. On the CPU,
-    stride-1 convolutions take the shifted-GEMM path (``conv_shifted``), which saves the input on its grid.
-    """
-
-    def forward(self, x, w, b=None):
-        xp = self._xp
+    @staticmethod
+    def forward(fn, x, w, b):
+        """(z, layout, saved, bias): the convolution in a layout :func:`bias_act` understands, what backward
+        needs of x and w, and the bias still to add (None when already added)."""
+        xp = fn._xp
         n, c, h, wd = x.shape
         o, cg, kh, kw = w.shape
-        g = self.groups
-        oh, ow = self.out_hw
-        self.x_shape = x.shape
-        need_x, need_w = self.needs_input_grad[0], self.needs_input_grad[1]
-        self.shifted = not self.pointwise and conv_shifted.applies(x, w, self.stride, g)
-        if self.shifted:
-            self.grid = conv_shifted.grid_of(x.shape, (kh, kw), self.padding, self.dilation, self.out_hw)
-            x_grid = conv_shifted.to_grid(x, self.grid, self.grid.base)
-            self.save_for_backward(x_grid if need_w else None, w if need_x else None)
-            return conv_shifted.forward(x_grid, self.grid, w, n, self.out_hw, b)
-        self.save_for_backward(x if need_w else None, w if need_x else None)
-        if self.pointwise:
+        g = fn.groups
+        oh, ow = fn.out_hw
+        saved = (x if fn.needs_input_grad[1] else None, w if fn.needs_input_grad[0] else None)
+        if fn.pointwise:
             # (G, Og, Cg) @ (N, G, Cg, H*W) -> (N, G, Og, H*W): NCHW directly, no columns.
-            y = xp.matmul(w.reshape(g, o // g, cg), x.reshape(n, g, cg, h * wd)).reshape(n, o, oh, ow)
-        else:
-            cols = _im2col(xp, x, kh, kw, oh, ow, self.stride, self.padding, self.dilation)
-            y = xp.matmul(w.reshape(g, o // g, cg * kh * kw), cols.reshape(g, cg * kh * kw, n * oh * ow))
-            y = xp.ascontiguousarray(y.reshape(o, n, oh, ow).transpose(1, 0, 2, 3))
-        if b is not None:
-            y += b.reshape(1, o, 1, 1)
-        return y
+            return xp.matmul(w.reshape(g, o // g, cg), x.reshape(n, g, cg, h * wd)), "nchw", saved, b
+        cols = _im2col(xp, x, kh, kw, oh, ow, fn.stride, fn.padding, fn.dilation)
+        z = xp.matmul(w.reshape(g, o // g, cg * kh * kw), cols.reshape(g, cg * kh * kw, n * oh * ow))
+        return z, "cnhw", saved, b
 
-    def backward(self, gy):
-        xp = self._xp
-        x, w = self.saved_tensors
-        n, c, h, wd = self.x_shape
-        g = self.groups
-        oh, ow = self.out_hw
-        need_x, need_w = self.needs_input_grad[0], self.needs_input_grad[1]
-        need_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
-        gx = gw = gb = None
-        if self.shifted:
-            return self._shifted_backward(gy, x, w, need_x, need_w, need_b)
-        if self.pointwise:
-            if need_b:
-                gb = gy.sum(axis=(0, 2, 3))
-            o, cg = gy.shape[1], c // g
-            gy_r = gy.reshape(n, g, o // g, oh * ow)
+    @staticmethod
+    def backward(fn, gy, need_b):
+        xp = fn._xp
+        x, w = fn.saved_tensors[:2]
+        n, c, h, wd = fn.x_shape
+        g = fn.groups
+        oh, ow = fn.out_hw
+        need_x, need_w = fn.needs_input_grad[0], fn.needs_input_grad[1]
+        gx = gw = None
+        if fn.pointwise:
+            gz, gb = fn.bias_act_backward(gy, "nchw", need_b)
+            o, cg = gz.shape[1], c // g
+            gy_r = gz.reshape(n, g, o // g, oh * ow)
             if need_x:
                 wt = w.reshape(g, o // g, cg).transpose(0, 2, 1)
-                gx = xp.matmul(wt, gy_r).reshape(self.x_shape)
+                gx = xp.matmul(wt, gy_r).reshape(fn.x_shape)
             if need_w:
                 gy_t = gy_r.transpose(1, 2, 0, 3).reshape(g, o // g, n * oh * ow)
                 x_t = x.reshape(n, g, cg, h * wd).transpose(1, 0, 3, 2).reshape(g, n * h * wd, cg)
                 gw = xp.matmul(gy_t, x_t).reshape(o, cg, 1, 1)
-            return (gx, gw, gb)[:len(self.needs_input_grad)]
-        o = gy.shape[1]
-        kh, kw = self.kernel
+            return gx, gw, gb
+        gz, gb = fn.bias_act_backward(gy, "cnhw", need_b)
+        o = gz.shape[0]
+        kh, kw = fn.kernel
         ckk = c // g * kh * kw
-        gy_t = gy.transpose(1, 0, 2, 3).reshape(g, o // g, n * oh * ow)
-        if need_b:
-            gb = gy_t.sum(axis=2).reshape(o)
+        gy_t = gz.reshape(g, o // g, n * oh * ow)
         if need_w:
-            cols = _im2col(xp, x, kh, kw, oh, ow, self.stride, self.padding, self.dilation)
+            cols = _im2col(xp, x, kh, kw, oh, ow, fn.stride, fn.padding, fn.dilation)
             gw = xp.matmul(gy_t, cols.reshape(g, ckk, n * oh * ow).transpose(0, 2, 1))
             gw = gw.reshape(o, c // g, kh, kw)
             del cols
         if need_x:
             gcols = xp.matmul(w.reshape(g, o // g, ckk).transpose(0, 2, 1), gy_t)
-            gx = _col2im(xp, gcols.reshape(c, kh, kw, n, oh, ow), self.x_shape, self.stride, self.padding,
-                         self.dilation)
+            gx = _col2im(xp, gcols.reshape(c, kh, kw, n, oh, ow), fn.x_shape, fn.stride, fn.padding, fn.dilation)
+        return gx, gw, gb
+
+
+@fastpath.override("conv2d", "cpu", when=lambda fn, x, w: not fn.pointwise and conv_shifted.applies(
+    x, w, fn.stride, fn.groups))
+class _Shifted:
+    """CPU stride-1 convolutions as kh*kw shifted GEMMs (``conv_shifted``): the input saved on its grid."""
+
+    @staticmethod
+    def forward(fn, x, w, b):
+        n = x.shape[0]
+        fn.grid = conv_shifted.grid_of(x.shape, fn.kernel, fn.padding, fn.dilation, fn.out_hw)
+        x_grid = conv_shifted.to_grid(x, fn.grid, fn.grid.base)
+        saved = (x_grid if fn.needs_input_grad[1] else None, w if fn.needs_input_grad[0] else None)
+        return conv_shifted.forward(x_grid, fn.grid, w, n, fn.out_hw, b), "nchw", saved, None  # bias added
+
+    @staticmethod
+    def backward(fn, gy, need_b):
+        x_grid, w = fn.saved_tensors[:2]
+        need_x, need_w = fn.needs_input_grad[0], fn.needs_input_grad[1]
+        gz, gb = fn.bias_act_backward(gy, "nchw", need_b)
+        gy_grid = conv_shifted.grad_output_on_grid(gz, fn.grid)
+        gw = conv_shifted.weight_grad(gy_grid, x_grid, fn.grid, fn.kernel) if need_w else None
+        gx = conv_shifted.input_grad(gy_grid, fn.grid, w, fn.x_shape) if need_x else None
+        return gx, gw, gb
+
+
+class Conv2d(Function):
+    """y[n, o] = act(sum_{c in group(o), i, j} w[o, c, i, j] * xpad[n, c, oh*s + i*d, ow*s + j*d] + b[o]).
+
+    Saves x and w (x only if the weight needs a gradient, w only if the input does) and what the
+    activation's derivative needs; the columns are rebuilt in backward rather than kept, trading one
+    im2col for kh*kw times less memory. The GEMMs follow a strategy: :class:`_Im2col` (generic) or a fast
+    path registered as "conv2d" (on the CPU, stride-1 convolutions take :class:`_Shifted`).
+    """
+
+    activation = None
+
+    def forward(self, x, w, b=None):
+        self.x_shape = x.shape
+        self.impl = fastpath.select("conv2d", self, x, w) or _Im2col
+        z, layout, (x_saved, w_saved), b = self.impl.forward(self, x, w, b)
+        y, act_saved = bias_act(z, b, self.activation, layout, (x.shape[0], w.shape[0]) + tuple(self.out_hw))
+        self.save_for_backward(x_saved, w_saved, act_saved)
+        return y
+
+    def bias_act_backward(self, gy, layout, need_b):
+        """(gz, gb): the gradient before the bias and activation, in the strategy's ``layout``, and of the bias."""
+        return bias_act_backward(gy, self.saved_tensors[2], self.activation, layout, need_b)
+
+    def backward(self, gy):
+        need_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
+        gx, gw, gb = self.impl.backward(self, gy, need_b)
         return (gx, gw, gb)[:len(self.needs_input_grad)]
 
-    def _shifted_backward(self, gy, x_grid, w, need_x, need_w, need_b):
-        gb = gy.sum(axis=(0, 2, 3)) if need_b else None
-        gy_grid = conv_shifted.grad_output_on_grid(gy, self.grid)
-        gw = conv_shifted.weight_grad(gy_grid, x_grid, self.grid, self.kernel) if need_w else None
-        gx = conv_shifted.input_grad(gy_grid, self.grid, w, self.x_shape) if need_x else None
-        return (gx, gw, gb)[:len(self.needs_input_grad)]
 
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, activation=None):
+    """2-D convolution with PyTorch semantics: x (N, C, H, W), weight (out, C/groups, kh, kw), bias (out,).
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D convolution with PyTorch semantics: x (N, C, H, W), weight (out, C/groups, kh, kw), bias (out,)."""
+    ``activation`` (deepcore extension, as in :func:`deepcore.ops.linalg.linear`) applies "relu", "gelu",
+    "gelu_tanh", "tanh" or "sigmoid" in the same op; ``nn.Sequential`` uses it for a Conv2d followed by one.
+    """
+    if activation is not None and activation not in FUSABLE:
+        raise ValueError(f"conv2d: activation must be None or one of {', '.join(FUSABLE)}, got {activation!r}")
     if not isinstance(weight, Tensor):
         weight = as_tensor(weight, x if isinstance(x, Tensor) else None)
     if not isinstance(x, Tensor):
@@ -261,4 +287,4 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     pointwise = kh == 1 and kw == 1 and stride == (1, 1) and padding == (0, 0)
     inputs = (x, weight) if bias is None else (x, weight, bias)
     return Conv2d.apply(*inputs, stride=stride, padding=padding, dilation=dilation, groups=groups,
-                        kernel=(kh, kw), out_hw=out_hw, pointwise=pointwise)
+                        kernel=(kh, kw), out_hw=out_hw, pointwise=pointwise, activation=activation)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..autograd import Function
 from ..tensor import Tensor
+from .activation import FUSABLE, bias_act, bias_act_backward
 from ._util import as_tensor, sum_to, tensor_method
 
 __all__ = ["matmul", "dot", "outer"]
@@ -79,23 +80,28 @@ class Outer(Function):
 
 
 class Linear(Function):
-    """y = x @ weight.T + bias with weight (out, in): one GEMM forward, one GEMM per needed gradient."""
+    """y = act(x @ weight.T + bias) with weight (out, in): one GEMM forward, one GEMM per needed gradient.
+
+    ``activation`` (None or one of ``activation.FUSABLE``) is applied in the same step as the bias
+    (:func:`deepcore.ops.activation.bias_act`: one kernel on the GPU, forward and backward).
+    """
+
+    activation = None
 
     def forward(self, x, weight, bias=None):
         self.x_shape = x.shape
-        self.save_for_backward(x if self.needs_input_grad[1] else None, weight if self.needs_input_grad[0] else None)
-        y = self._xp.matmul(x.reshape(-1, x.shape[-1]), weight.T)
-        if bias is not None:
-            y += bias
+        z = self._xp.matmul(x.reshape(-1, x.shape[-1]), weight.T)
+        y, saved = bias_act(z, bias, self.activation, "rows", z.shape)
+        self.save_for_backward(x if self.needs_input_grad[1] else None, weight if self.needs_input_grad[0] else None,
+                               saved)
         return y.reshape(x.shape[:-1] + (weight.shape[0],))
 
     def backward(self, gy):
-        x, weight = self.saved_tensors
+        x, weight, saved = self.saved_tensors
         need_x, need_w, need_b = (tuple(self.needs_input_grad) + (False,))[:3]
-        gy2 = gy.reshape(-1, gy.shape[-1])
-        gx = self._xp.matmul(gy2, weight).reshape(self.x_shape) if need_x else None
-        gw = self._xp.matmul(gy2.T, x.reshape(-1, x.shape[-1])) if need_w else None
-        gb = gy2.sum(axis=0) if need_b else None
+        gz, gb = bias_act_backward(gy.reshape(-1, gy.shape[-1]), saved, self.activation, "rows", need_b)
+        gx = self._xp.matmul(gz, weight).reshape(self.x_shape) if need_x else None
+        gw = self._xp.matmul(gz.T, x.reshape(-1, x.shape[-1])) if need_w else None
         return (gx, gw, gb)[:len(self.needs_input_grad)]
 
 
@@ -133,8 +139,15 @@ def outer(a, b):
     return Outer.apply(a, b)
 
 
-def linear(x, weight, bias=None):
-    """``x @ weight.T + bias`` with PyTorch's layout ``weight (out_features, in_features)``, ``bias (out,)``."""
+def linear(x, weight, bias=None, *, activation=None):
+    """``x @ weight.T + bias`` with PyTorch's layout ``weight (out_features, in_features)``, ``bias (out,)``.
+
+    ``activation`` (deepcore extension: "relu", "gelu", "gelu_tanh", "tanh" or "sigmoid") applies that
+    activation in the same op, with the same result and gradients as applying it afterwards but fewer
+    kernel launches on the GPU; ``nn.Sequential`` uses it for a Linear followed by an activation.
+    """
+    if activation is not None and activation not in FUSABLE:
+        raise ValueError(f"linear: activation must be None or one of {', '.join(FUSABLE)}, got {activation!r}")
     if not isinstance(x, Tensor):
         x = as_tensor(x, weight if isinstance(weight, Tensor) else None)
     weight = as_tensor(weight, x)
@@ -149,8 +162,8 @@ def linear(x, weight, bias=None):
         raise ValueError(f"linear: bias of shape {bias.shape} does not match weight of shape {weight.shape} "
                          f"(expected ({weight.shape[0]},))")
     if bias is None:
-        return Linear.apply(x, weight)
-    return Linear.apply(x, weight, bias)
+        return Linear.apply(x, weight, activation=activation)
+    return Linear.apply(x, weight, bias, activation=activation)
 
 
 Tensor.__matmul__ = lambda a, b: matmul(a, b)

@@ -1,15 +1,19 @@
 """Loss functions with torch.nn.functional semantics; each is one Function with a direct backward.
 
 Every loss computes the per-element loss, then reduces it (``reduction="mean" | "sum" | "none"``); the
-backward scales the upstream gradient the same way, so no generic ops are recorded.
+backward scales the upstream gradient the same way, so no generic ops are recorded. Fast path
+(deepcore.backend.fastpath): cross-entropy of (N, C) logits with class-index targets on the GPU is one
+kernel forward (target range check and reduction included) and one backward (``kernels/loss.cu``).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..autograd import Function
+from ..backend import fastpath, index_checks
 from ..backend.index_checks import check_range
 from ..tensor import Tensor
+from . import _cuda
 from ._util import as_tensor, sum_to
 
 __all__ = ["mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
@@ -283,6 +287,13 @@ class CrossEntropy(Function):
 
     def forward(self, x, y, w):
         xp = self._xp
+        self.fast = None if self.probs else fastpath.select("cross_entropy", x, y, w, self)
+        if self.fast is not None:
+            out, saved = self.fast.forward(self, x, y, w)
+            self.save_for_backward(x, y, w, saved)
+            return out
+        if not self.probs:
+            self.check_targets(xp, y)
         if self.unbatched:
             x, y = x[None], y[None]
         work = x if x.dtype.itemsize >= 4 else x.astype(np.float32)  # half precision: reduce in float32
@@ -311,7 +322,12 @@ class CrossEntropy(Function):
             out = out.reshape(())
         return out.astype(self.in_dtype, copy=False)
 
+    def check_targets(self, xp, y):
+        _range_check("cross_entropy", xp, y, self.n_classes, self.ignore_index)
+
     def backward(self, gy):
+        if self.fast is not None:
+            return self.fast.backward(self, gy, *self.saved_tensors), None, None
         logp, saved, wc = self.saved_tensors
         xp = self._xp
         dt, C, eps = logp.dtype, logp.shape[1], self.label_smoothing
@@ -338,6 +354,72 @@ class CrossEntropy(Function):
         return gx, gt, None
 
 
+class _CrossEntropyCuda:
+    """(N, C) logits, class indices, float32/float64: kernels/loss.cu, one launch forward, one backward.
+
+    The forward kernel checks the targets' range itself (the persistent flag of index_checks) and reduces
+    "sum"/"mean" in the same launch; it keeps only the per-row log-sum-exp for the backward, which
+    recomputes the softmax from the logits.
+    """
+
+    REDUCTIONS = {"none": 0, "sum": 1, "mean": 2}
+    ROWS_PER_BLOCK = 8           # kernels/loss.cu: CE_ROWS groups of 32 lanes per block of 256 threads
+    MAX_BLOCKS = 1024
+    _tickets: dict = {}          # device id -> persistent uint32 ticket counter (reset by the kernel)
+
+    @staticmethod
+    def applies(x, y, w, fn):
+        return (x.ndim == 2 and x.shape[0] > 0 and x.shape[1] > 0 and _cuda.floats(x, w) and x.flags.c_contiguous
+                and y.dtype in (np.dtype(np.int32), np.dtype(np.int64)) and y.flags.c_contiguous)
+
+    @classmethod
+    def _ticket(cls, xp, dev_id):
+        t = cls._tickets.get(dev_id)
+        if t is None:
+            with xp.cuda.Device(dev_id):
+                t = cls._tickets[dev_id] = xp.zeros((1,), dtype=np.uint32)
+        return t
+
+    @classmethod
+    def _args(cls, fn, x, y):
+        n, c = x.shape
+        name = f"{_cuda.suffix(x.dtype)}_{'i64' if y.dtype == np.int64 else 'i32'}"
+        return name, n, c, (np.int64(fn.ignore_index), _cuda.scalar(x.dtype, fn.label_smoothing),
+                            np.int32(cls.REDUCTIONS[fn.reduction]))
+
+    @classmethod
+    def forward(cls, fn, x, y, w):
+        import cupy
+        name, n, c, tail = cls._args(fn, x, y)
+        dev_id = x.device.id
+        blocks = min(-(-n // cls.ROWS_PER_BLOCK), cls.MAX_BLOCKS)
+        lse = cupy.empty((n,), dtype=x.dtype)
+        out = cupy.empty((3,), dtype=x.dtype)          # reduced loss, sum of target weights, sum of weights
+        rows = cupy.empty((n,), dtype=x.dtype) if fn.reduction == "none" else None
+        partials = None if fn.reduction == "none" else cupy.empty((2 * blocks,), dtype=x.dtype)
+        if index_checks.host_copy(y) is not None:       # fit's batches: exact and free on the host copy
+            _range_check("cross_entropy", cupy, y, c, fn.ignore_index)
+        flag = index_checks.device_flag(cupy, dev_id, _range_messages("cross_entropy", c, fn.ignore_index)(None))
+        _cuda.launch("loss.cu", "ce_fwd_" + name, x, (blocks,), (256,),
+                     (x, y, w, lse, rows, partials, cls._ticket(cupy, dev_id), out, flag, np.int64(n), np.int32(c))
+                     + tail)
+        return (rows if rows is not None else out[:1].reshape(())), (lse, out)   # a view: no launch
+
+    @classmethod
+    def backward(cls, fn, gy, x, y, w, saved):
+        import cupy
+        lse, out = saved
+        name, n, c, tail = cls._args(fn, x, y)
+        gx = cupy.empty(x.shape, dtype=x.dtype)
+        _cuda.launch_1d("loss.cu", "ce_bwd_" + name, x, gx.size,
+                        (x, y, w, lse, cupy.ascontiguousarray(gy, dtype=x.dtype), out, gx, np.int64(n), np.int32(c))
+                        + tail)
+        return gx
+
+
+fastpath.override("cross_entropy", "cuda", when=_CrossEntropyCuda.applies)(_CrossEntropyCuda)
+
+
 def _classification_args(name, input, target, weight, reduction):
     """Validate the input (N, C, d...) or (C,), the reduction and the class weights."""
     _check_reduction(name, reduction)
@@ -356,7 +438,9 @@ def _batch_shape(x):
     return (x.shape[:1] + x.shape[2:]) if x.ndim > 1 else ()
 
 
-def _check_class_targets(name, x, y, n_classes, ignore_index):
+def _check_class_targets(name, x, y, n_classes, ignore_index, check_range_now=True):
+    """Validate class-index targets: dtype and shape here, their range (``check_range_now``) too, or later by
+    the op (cross_entropy checks it in its forward, where the GPU fast path does it inside its kernel)."""
     batch = _batch_shape(x)
     if y.dtype.kind not in "iu":
         hint = f"; probability targets must have the logits' shape {x.shape}" if name == "cross_entropy" else ""
@@ -364,11 +448,18 @@ def _check_class_targets(name, x, y, n_classes, ignore_index):
                         f"{y.shape}{hint}")
     if y.shape != batch:
         raise ValueError(f"{name}: target shape {y.shape} does not match logits batch {batch}")
-    if y.device == x.device:
-        expected = f"{n_classes} classes (expected 0..{n_classes - 1} or ignore_index={ignore_index})"
-        check_range(x.device.xp, y.data, n_classes, ignore=ignore_index,
-                    what=lambda bad: f"{name}: target class {bad} is out of range for {expected}" if bad is not None
-                    else f"{name}: a target class was out of range for {expected} (found on the device)")
+    if y.device == x.device and check_range_now:
+        _range_check(name, x.device.xp, y.data, n_classes, ignore_index)
+
+
+def _range_messages(name, n_classes, ignore_index):
+    expected = f"{n_classes} classes (expected 0..{n_classes - 1} or ignore_index={ignore_index})"
+    return (lambda bad: f"{name}: target class {bad} is out of range for {expected}" if bad is not None
+            else f"{name}: a target class was out of range for {expected} (found on the device)")
+
+
+def _range_check(name, xp, y, n_classes, ignore_index):
+    check_range(xp, y, n_classes, ignore=ignore_index, what=_range_messages(name, n_classes, ignore_index))
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -390,9 +481,10 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         raise ValueError(f"{name}: probability target shape {y.shape} does not match logits shape {x.shape} "
                          f"(class-index targets are integers of shape {_batch_shape(x)})")
     if not probs:
-        _check_class_targets(name, x, y, n_classes, ignore_index)
+        _check_class_targets(name, x, y, n_classes, ignore_index, check_range_now=False)
     return CrossEntropy.apply(x, y, w, reduction=reduction, ignore_index=int(ignore_index), probs=probs,
-                              label_smoothing=label_smoothing, unbatched=x.ndim == 1, in_dtype=x.dtype)
+                              label_smoothing=label_smoothing, unbatched=x.ndim == 1, in_dtype=x.dtype,
+                              n_classes=n_classes)
 
 
 class NLLLoss(Function):

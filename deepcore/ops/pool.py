@@ -1,18 +1,21 @@
 """2-D pooling over NCHW tensors: max, average (count_include_pad=True) and adaptive average.
 
 The generic paths visit the kh*kw window offsets, each a strided view of the (padded) input, so they
-run unchanged on numpy and cupy. Fast paths: numba for the max-pool backward on the CPU, CUDA kernels
-(``kernels/pool.cu``) for max/avg pooling on the GPU; the tests compare them with the generic path.
+run unchanged on numpy and cupy. Fast paths (deepcore.backend.fastpath), compared with the generic path
+in the tests: numba for max-pool forward and backward on the CPU, CUDA kernels (``kernels/pool.cu``, one
+launch each) for max/avg pooling forward and backward on the GPU. Max pooling records each window's argmax
+as its offset i * KW + j inside the window, in every implementation.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..autograd import Function
-from ..backend import device_of, get_kernel
+from ..backend import fastpath
 from ..tensor import Tensor
+from . import _cuda
 from ._util import as_tensor, numba_kernels as _numba_kernels
-from .conv import _FAST_DTYPES, _launch, _pair, _suffix, _use_cuda
+from .conv import _pair
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
 
@@ -39,30 +42,18 @@ def _pool_args(x_shape, kernel, out_hw, stride, padding, total):
     return tuple(np.int32(v) for v in ints) + (np.int64(total),)
 
 
-def _cuda_call(name, dtype, like, total, arrays, x_shape, kernel, out_hw, stride, padding):
-    """Launch ``name`` (from pool.cu, dtype suffix added) over ``total`` elements."""
-    if total:
-        with like.device:
-            fn = get_kernel("pool.cu", f"{name}_{_suffix(dtype)}", device_of(like))
-            _launch(fn, total, tuple(arrays) + _pool_args(x_shape, kernel, out_hw, stride, padding, total))
+def _cuda_pool(name, arrays, like, total, x_shape, kernel, out_hw, stride, padding):
+    """Launch pool.cu's ``name`` (dtype suffix added) over ``total`` elements."""
+    _cuda.launch_1d("pool.cu", f"{name}_{_cuda.suffix(like.dtype)}", like, total,
+                    tuple(arrays) + _pool_args(x_shape, kernel, out_hw, stride, padding, total))
+
+
+def _floats(a, *_):
+    return _cuda.floats(a)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # max pooling
-
-def _maxpool_backward_xp(xp, arg, gy, x_shape, kernel, stride, padding):
-    """Generic max-pool backward: ``arg`` holds each window's argmax offset i * KW + j."""
-    n, c, h, w = x_shape
-    kh, kw = kernel
-    ph, pw = padding
-    oh, ow = gy.shape[2:]
-    gpad = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=gy.dtype)
-    zero = xp.zeros((), dtype=gy.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            _window(gpad, i, j, oh, ow, stride)[...] += xp.where(arg == i * kw + j, gy, zero)
-    return xp.ascontiguousarray(gpad[:, :, ph:ph + h, pw:pw + w])
-
 
 def _maxpool_forward_xp(xp, x, kernel, out_hw, stride, padding):
     """Generic max-pool forward: window maxima and each window's argmax offset i * KW + j."""
@@ -82,108 +73,149 @@ def _maxpool_forward_xp(xp, x, kernel, out_hw, stride, padding):
     return y, arg
 
 
+def _maxpool_backward_xp(xp, arg, gy, x_shape, kernel, stride, padding):
+    """Generic max-pool backward: ``arg`` holds each window's argmax offset i * KW + j."""
+    n, c, h, w = x_shape
+    kh, kw = kernel
+    ph, pw = padding
+    oh, ow = gy.shape[2:]
+    gpad = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=gy.dtype)
+    zero = xp.zeros((), dtype=gy.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            _window(gpad, i, j, oh, ow, stride)[...] += xp.where(arg == i * kw + j, gy, zero)
+    return xp.ascontiguousarray(gpad[:, :, ph:ph + h, pw:pw + w])
+
+
 def _maxpool_forward(xp, x, kernel, out_hw, stride, padding):
-    """CPU fast path: copy each kernel offset's window view into one (K, P) buffer, reduce it with numba."""
-    if xp is np and x.dtype in _FAST_DTYPES:
-        kernels = _numba_kernels()
-        if kernels is not None:
-            kh, kw = kernel
-            xpad = _padded(xp, x, padding, -np.inf)
-            taps = np.empty((kh * kw, x.shape[0], x.shape[1]) + tuple(out_hw), dtype=x.dtype)
-            for k in range(kh * kw):
-                taps[k] = _window(xpad, k // kw, k % kw, *out_hw, stride)
-            y = np.empty(taps.shape[1:], dtype=x.dtype)
-            arg = np.empty(y.shape, dtype=np.int32)
-            kernels.max_over_taps(taps.reshape(kh * kw, -1), y.reshape(-1), arg.reshape(-1))
-            return y, arg
+    fast = fastpath.select("max_pool2d", x, kernel, out_hw, stride, padding)
+    if fast is not None:
+        return fast(x, kernel, out_hw, stride, padding)
     return _maxpool_forward_xp(xp, x, kernel, out_hw, stride, padding)
 
 
-def _cuda_pool_forward(name, x, out_hw, kernel, stride, padding, with_arg):
-    """Launch the pool.cu forward ``name``: y (and the int32 argmax h * W + w in the plane if ``with_arg``)."""
+def _maxpool_backward(xp, arg, gy, x_shape, kernel, stride, padding):
+    fast = fastpath.select("max_pool2d_backward", arg, gy, x_shape, kernel, stride, padding)
+    if fast is not None:
+        return fast(arg, gy, x_shape, kernel, stride, padding)
+    return _maxpool_backward_xp(xp, arg, gy, x_shape, kernel, stride, padding)
+
+
+@fastpath.override("max_pool2d", "cpu", when=lambda x, *_: x.dtype in _cuda.FLOATS and _numba_kernels())
+def _maxpool_forward_numba(x, kernel, out_hw, stride, padding):
+    """Copy each kernel offset's window view into one (K, P) buffer, reduce it with numba."""
+    kh, kw = kernel
+    xpad = _padded(np, x, padding, -np.inf)
+    taps = np.empty((kh * kw, x.shape[0], x.shape[1]) + tuple(out_hw), dtype=x.dtype)
+    for k in range(kh * kw):
+        taps[k] = _window(xpad, k // kw, k % kw, *out_hw, stride)
+    y = np.empty(taps.shape[1:], dtype=x.dtype)
+    arg = np.empty(y.shape, dtype=np.int32)
+    _numba_kernels().max_over_taps(taps.reshape(kh * kw, -1), y.reshape(-1), arg.reshape(-1))
+    return y, arg
+
+
+@fastpath.override("max_pool2d_backward", "cpu",
+                   when=lambda arg, gy, *_: gy.dtype in _cuda.FLOATS and _numba_kernels())
+def _maxpool_backward_numba(arg, gy, x_shape, kernel, stride, padding):
+    return _numba_kernels().maxpool_backward(arg, gy, x_shape[2], x_shape[3], kernel[1], *stride, *padding)
+
+
+@fastpath.override("max_pool2d", "cuda", when=_floats)
+def _maxpool_forward_cuda(x, kernel, out_hw, stride, padding):
+    """One launch: window maxima and argmax offsets."""
     import cupy
     x = cupy.ascontiguousarray(x)
     y = cupy.empty(x.shape[:2] + tuple(out_hw), dtype=x.dtype)
-    outs = (y, cupy.empty(y.shape, dtype=np.int32)) if with_arg else (y,)
-    _cuda_call(name, x.dtype, x, y.size, (x,) + outs, x.shape, kernel, out_hw, stride, padding)
-    return outs
+    arg = cupy.empty(y.shape, dtype=np.int32)
+    _cuda_pool("maxpool_fwd", (x, y, arg), x, y.size, x.shape, kernel, out_hw, stride, padding)
+    return y, arg
+
+
+@fastpath.override("max_pool2d_backward", "cuda", when=lambda arg, gy, *_: _cuda.floats(gy))
+def _maxpool_backward_cuda(arg, gy, x_shape, kernel, stride, padding):
+    """One launch, a gather over the input: each element sums the windows whose argmax it is."""
+    import cupy
+    gy, arg = cupy.ascontiguousarray(gy), cupy.ascontiguousarray(arg)
+    gx = cupy.empty(x_shape, dtype=gy.dtype)
+    _cuda_pool("maxpool_bwd", (gy, arg, gx), gy, gx.size, x_shape, kernel, gy.shape[2:], stride, padding)
+    return gx
 
 
 class MaxPool2d(Function):
     """y = max over each window (padding counts as -inf); backward sends gy to the argmax of its window."""
 
     def forward(self, x):
-        xp = self._xp
         self.x_shape = x.shape
-        if xp is not np and _use_cuda(x):
-            y, arg = _cuda_pool_forward("maxpool_fwd", x, self.out_hw, self.kernel, self.stride, self.padding, True)
-            self.cuda_arg = True
-        else:
-            y, arg = _maxpool_forward(xp, x, self.kernel, self.out_hw, self.stride, self.padding)
-            self.cuda_arg = False
+        y, arg = _maxpool_forward(self._xp, x, self.kernel, self.out_hw, self.stride, self.padding)
         self.save_for_backward(arg)
         return y
 
     def backward(self, gy):
-        xp = self._xp
         (arg,) = self.saved_tensors
-        if self.cuda_arg:
-            gy = xp.ascontiguousarray(gy)
-            gx = xp.empty(self.x_shape, dtype=gy.dtype)
-            _cuda_call("maxpool_bwd", gy.dtype, gy, gx.size, (gy, arg, gx), self.x_shape, self.kernel,
-                       self.out_hw, self.stride, self.padding)
-            return gx
-        return _maxpool_backward(xp, arg, gy, self.x_shape, self.kernel, self.stride, self.padding)
-
-
-def _maxpool_backward(xp, arg, gy, x_shape, kernel, stride, padding):
-    if xp is np and gy.dtype in _FAST_DTYPES:
-        kernels = _numba_kernels()
-        if kernels is not None:
-            return kernels.maxpool_backward(arg, gy, x_shape[2], x_shape[3], kernel[1],
-                                            *stride, *padding)
-    return _maxpool_backward_xp(xp, arg, gy, x_shape, kernel, stride, padding)
+        return _maxpool_backward(self._xp, arg, gy, self.x_shape, self.kernel, self.stride, self.padding)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # average pooling
 
+def _avgpool_forward_xp(xp, x, kernel, out_hw, stride, padding):
+    kh, kw = kernel
+    oh, ow = out_hw
+    xpad = _padded(xp, x, padding, 0)
+    y = _window(xpad, 0, 0, oh, ow, stride).copy()
+    for k in range(1, kh * kw):
+        y += _window(xpad, k // kw, k % kw, oh, ow, stride)
+    y *= 1.0 / (kh * kw)
+    return y
+
+
+def _avgpool_backward_xp(xp, gy, x_shape, kernel, stride, padding):
+    n, c, h, w = x_shape
+    kh, kw = kernel
+    ph, pw = padding
+    oh, ow = gy.shape[2:]
+    gpad = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=gy.dtype)
+    share = gy * (1.0 / (kh * kw))
+    for i in range(kh):
+        for j in range(kw):
+            _window(gpad, i, j, oh, ow, stride)[...] += share
+    return xp.ascontiguousarray(gpad[:, :, ph:ph + h, pw:pw + w])
+
+
+@fastpath.override("avg_pool2d", "cuda", when=_floats)
+def _avgpool_forward_cuda(x, kernel, out_hw, stride, padding):
+    import cupy
+    x = cupy.ascontiguousarray(x)
+    y = cupy.empty(x.shape[:2] + tuple(out_hw), dtype=x.dtype)
+    _cuda_pool("avgpool_fwd", (x, y), x, y.size, x.shape, kernel, out_hw, stride, padding)
+    return y
+
+
+@fastpath.override("avg_pool2d_backward", "cuda", when=_floats)
+def _avgpool_backward_cuda(gy, x_shape, kernel, stride, padding):
+    import cupy
+    gy = cupy.ascontiguousarray(gy)
+    gx = cupy.empty(x_shape, dtype=gy.dtype)
+    _cuda_pool("avgpool_bwd", (gy, gx), gy, gx.size, x_shape, kernel, gy.shape[2:], stride, padding)
+    return gx
+
+
 class AvgPool2d(Function):
     """y = mean of each window, zero padding included in the count (PyTorch's count_include_pad=True)."""
 
     def forward(self, x):
-        xp = self._xp
-        kh, kw = self.kernel
-        oh, ow = self.out_hw
         self.x_shape = x.shape
-        if xp is not np and _use_cuda(x):
-            (y,) = _cuda_pool_forward("avgpool_fwd", x, self.out_hw, self.kernel, self.stride, self.padding, False)
-            return y
-        xpad = _padded(xp, x, self.padding, 0)
-        y = _window(xpad, 0, 0, oh, ow, self.stride).copy()
-        for k in range(1, kh * kw):
-            y += _window(xpad, k // kw, k % kw, oh, ow, self.stride)
-        y *= 1.0 / (kh * kw)
-        return y
+        fast = fastpath.select("avg_pool2d", x, self.kernel, self.out_hw, self.stride, self.padding)
+        if fast is not None:
+            return fast(x, self.kernel, self.out_hw, self.stride, self.padding)
+        return _avgpool_forward_xp(self._xp, x, self.kernel, self.out_hw, self.stride, self.padding)
 
     def backward(self, gy):
-        xp = self._xp
-        kh, kw = self.kernel
-        if xp is not np and _use_cuda(gy):
-            gy = xp.ascontiguousarray(gy)
-            gx = xp.empty(self.x_shape, dtype=gy.dtype)
-            _cuda_call("avgpool_bwd", gy.dtype, gy, gx.size, (gy, gx), self.x_shape, self.kernel, self.out_hw,
-                       self.stride, self.padding)
-            return gx
-        n, c, h, w = self.x_shape
-        ph, pw = self.padding
-        oh, ow = self.out_hw
-        gpad = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=gy.dtype)
-        share = gy * (1.0 / (kh * kw))
-        for i in range(kh):
-            for j in range(kw):
-                _window(gpad, i, j, oh, ow, self.stride)[...] += share
-        return xp.ascontiguousarray(gpad[:, :, ph:ph + h, pw:pw + w])
+        fast = fastpath.select("avg_pool2d_backward", gy, self.x_shape, self.kernel, self.stride, self.padding)
+        if fast is not None:
+            return fast(gy, self.x_shape, self.kernel, self.stride, self.padding)
+        return _avgpool_backward_xp(self._xp, gy, self.x_shape, self.kernel, self.stride, self.padding)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -218,8 +250,10 @@ class AdaptiveAvgPool2d(Function):
         oh, ow = self.out_hw
         if h % oh == 0 and w % ow == 0:
             bh, bw = h // oh, w // ow
-            g = gy.reshape(n, c, oh, 1, ow, 1) * (1.0 / (bh * bw))
-            return xp.ascontiguousarray(xp.broadcast_to(g, (n, c, oh, bh, ow, bw))).reshape(self.x_shape)
+            gx = xp.empty(self.x_shape, dtype=gy.dtype)   # each bin's share, broadcast: one elementwise pass
+            xp.multiply(xp.broadcast_to(gy.reshape(n, c, oh, 1, ow, 1), (n, c, oh, bh, ow, bw)), 1.0 / (bh * bw),
+                        out=gx.reshape(n, c, oh, bh, ow, bw))
+            return gx
         return xp.matmul(xp.matmul(self.a_h.T, gy), self.a_w)
 
 

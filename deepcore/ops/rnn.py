@@ -1,9 +1,11 @@
 """Fused recurrent layers (tanh/relu RNN, LSTM, GRU): one Function per layer and direction.
 
-Forward projects the inputs of ALL time steps with one GEMM, then each step does only ``h @ W_hh.T``
-plus the gate math; backward runs BPTT in reverse and gets every weight gradient from one GEMM over
-the stacked steps. The per-step gate math has three implementations with the same signature: generic
-``xp`` code (the reference), numba kernels (CPU) and the CUDA kernels of ``kernels/rnn.cu`` (GPU).
+Forward projects the inputs of ALL time steps with one GEMM, then each step does only the recurrent
+product plus the gate math; backward runs BPTT in reverse and gets every weight gradient from one GEMM
+over the stacked steps. The per-step work of LSTM and GRU is a set of step kernels with one signature:
+generic ``xp`` code (the reference, :class:`_Generic`) and the fast paths registered as "rnn_steps"
+(deepcore.backend.fastpath): numba kernels on the CPU, the CUDA kernels of ``kernels/rnn.cu`` on the GPU,
+where for small H an LSTM step, recurrent product included, is one launch.
 Gate orders follow PyTorch: LSTM (i, f, g, o), GRU (r, z, n).
 """
 from __future__ import annotations
@@ -11,13 +13,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ..backend import device_of, get_kernel
+from ..backend import device_of, fastpath, get_kernel
+from . import _cuda
 
 MODES = ("tanh", "relu", "lstm", "gru")
 GATES = {"tanh": 1, "relu": 1, "lstm": 4, "gru": 3}
-
-#: Use the numba (CPU) / CUDA (GPU) step kernels when available; tests switch this off for the reference.
-use_fast_path = True
 
 
 # --- generic step math (numpy or cupy), the reference for the fast paths ------------------------------
@@ -30,12 +30,24 @@ def _sigmoid_(a, xp):
 
 
 class _Generic:
-    """Step kernels written with array ops. ``act`` holds x @ W_ih.T + b on entry, gate activations on exit."""
+    """Step kernels written with array ops. ``act`` holds x @ W_ih.T + b on entry, gate activations on exit.
+
+    The LSTM steps take the recurrent product's operands: forward ``h_prev`` and ``w_t`` = W_hh.T (the
+    step adds h_prev @ w_t), backward either ``dh`` (the gradient of h from after the step) or ``dg_next``
+    and ``w`` = W_hh (then dh = dg_next @ w). The GRU steps take ``hw`` = h @ W_hh.T + b_hh precomputed.
+    """
 
     def __init__(self, xp):
         self.xp = xp
 
-    def lstm_fwd(self, hw, act, c_prev, c, h):
+    def lstm_weight_t(self, w_hh):
+        """W_hh.T as ``lstm_fwd`` wants it (computed once per sequence)."""
+        return w_hh.T
+
+    def lstm_fwd(self, h_prev, w_t, act, c_prev, c, h):
+        self.lstm_gates(h_prev @ w_t, act, c_prev, c, h)
+
+    def lstm_gates(self, hw, act, c_prev, c, h):
         xp, H = self.xp, h.shape[1]
         act += hw
         _sigmoid_(act[:, :2 * H], xp)
@@ -47,7 +59,10 @@ class _Generic:
         xp.tanh(c, out=h)
         h *= o
 
-    def lstm_bwd(self, act, c_prev, c, dh, gy, dc, dg, dc_out):
+    def lstm_bwd(self, act, c_prev, c, dh, dg_next, w, gy, dc, dg, dc_out):
+        self.lstm_gates_bwd(act, c_prev, c, dg_next @ w if dh is None else dh, gy, dc, dg, dc_out)
+
+    def lstm_gates_bwd(self, act, c_prev, c, dh, gy, dc, dg, dc_out):
         xp, H = self.xp, c.shape[1]
         i, f, g, o = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
         dh = dh + gy
@@ -85,50 +100,66 @@ class _Generic:
 
 
 # --- numba step kernels (CPU fast path): ops/_rnn_kernels.py, imported on first use -------------------
-class _Numba:
-    """The numba-compiled step kernels; same signatures as :class:`_Generic`."""
+class _Numba(_Generic):
+    """The numba-compiled gate kernels (the products stay NumPy/BLAS GEMMs)."""
 
     def __init__(self):
+        super().__init__(np)
         from . import _rnn_kernels as nb
-        self.lstm_fwd, self.lstm_bwd, self.gru_fwd, self.gru_bwd = nb.lstm_fwd, nb.lstm_bwd, nb.gru_fwd, nb.gru_bwd
-
-
-_HAVE_NUMBA = None
+        self.lstm_gates, self.lstm_gates_bwd, self.gru_fwd, self.gru_bwd = (nb.lstm_fwd, nb.lstm_bwd, nb.gru_fwd,
+                                                                            nb.gru_bwd)
 
 
 def _numba_available():
-    global _HAVE_NUMBA
-    if _HAVE_NUMBA is None:
-        try:
-            import numba  # noqa: F401
-            _HAVE_NUMBA = True
-        except Exception:  # pragma: no cover - numba is a dependency, but stay usable without it
-            _HAVE_NUMBA = False
-    return _HAVE_NUMBA
+    try:
+        import numba  # noqa: F401
+        return True
+    except Exception:  # pragma: no cover - numba is a dependency, but stay usable without it
+        return False
+
+
+def _fast_dtype(sample):
+    return sample.dtype in _cuda.FLOATS
+
+
+@fastpath.override("rnn_steps", "cpu", when=lambda sample: _fast_dtype(sample) and _numba_available())
+def _numba_steps(sample):
+    return _Numba()
 
 
 # --- CUDA step kernels (GPU fast path), kernels/rnn.cu ------------------------------------------------
 class _Cuda:
-    """Launch the fused gate kernels of kernels/rnn.cu: a 1-D grid-stride loop over the N * H units."""
+    """Launch the fused gate kernels of kernels/rnn.cu: a 1-D grid-stride loop over the N * H units.
 
-    BLOCK = 256
+    With H <= ``FUSE_MAX_H`` an LSTM step computes its recurrent product itself (one launch per step);
+    beyond, cuBLAS does the product (one thread's dot product of length H per gate would be slower).
+    """
 
-    def __init__(self, dev, dtype):
-        self.dev = dev
-        self.suffix = "f32" if dtype == np.float32 else "f64"
+    FUSE_MAX_H = 256
+
+    def __init__(self, sample):
+        self.dev = device_of(sample)
+        self.suffix = _cuda.suffix(sample.dtype)
 
     def _launch(self, name, N, H, *arrays):
-        fn = get_kernel("rnn.cu", f"{name}_{self.suffix}", self.dev)
-        total = N * H
-        grid = max(1, min((total + self.BLOCK - 1) // self.BLOCK, 65535))
-        with self.dev:  # launch on the arrays' GPU, not whichever is current
-            fn((grid,), (self.BLOCK,), arrays + (np.int32(N), np.int32(H)))
+        _cuda.launch("rnn.cu", f"{name}_{self.suffix}", arrays[-1], (_cuda.blocks_for(N * H, 256, 65535),),
+                     (256,), arrays + (np.int32(N), np.int32(H)), get=get_kernel)
 
-    def lstm_fwd(self, hw, act, c_prev, c, h):
-        self._launch("lstm_fwd", *h.shape, hw, act, c_prev, c, h)
+    def lstm_weight_t(self, w_hh):
+        return w_hh.T if w_hh.shape[1] > self.FUSE_MAX_H else _cuda_contiguous(w_hh.T)
 
-    def lstm_bwd(self, act, c_prev, c, dh, gy, dc, dg, dc_out):
-        self._launch("lstm_bwd", *c.shape, act, c_prev, c, dh, gy, dc, dg, dc_out)
+    def lstm_fwd(self, h_prev, w_t, act, c_prev, c, h):
+        N, H = h.shape
+        if H <= self.FUSE_MAX_H:
+            self._launch("lstm_fwd", N, H, None, h_prev, w_t, act, c_prev, c, h)
+        else:
+            self._launch("lstm_fwd", N, H, h_prev @ w_t, None, None, act, c_prev, c, h)
+
+    def lstm_bwd(self, act, c_prev, c, dh, dg_next, w, gy, dc, dg, dc_out):
+        N, H = c.shape
+        if dh is None and H > self.FUSE_MAX_H:
+            dh, dg_next = dg_next @ w, None
+        self._launch("lstm_bwd", N, H, act, c_prev, c, dh, dg_next, w, gy, dc, dg, dc_out)
 
     def gru_fwd(self, hw, act, h_prev, hn, h):
         self._launch("gru_fwd", *h.shape, hw, act, h_prev, hn, h)
@@ -137,15 +168,20 @@ class _Cuda:
         self._launch("gru_bwd", *hn.shape, act, hn, h_prev, dh, gy, dgx, dgh, dh_direct)
 
 
-def _step_kernels(xp, sample, fast):
-    """The step-kernel set for ``sample``'s device and dtype: a fast path when allowed, else generic."""
-    if fast and use_fast_path and sample.dtype in (np.float32, np.float64):
-        if xp is np:
-            if _numba_available():
-                return _Numba()
-        else:
-            return _Cuda(device_of(sample), sample.dtype)
-    return _Generic(xp)
+def _cuda_contiguous(a):
+    import cupy
+    return cupy.ascontiguousarray(a)
+
+
+@fastpath.override("rnn_steps", "cuda", when=_fast_dtype)
+def _cuda_steps(sample):
+    return _Cuda(sample)
+
+
+def _step_kernels(xp, sample):
+    """The step-kernel set for ``sample``'s device and dtype: a fast path where one applies, else generic."""
+    fast = fastpath.select("rnn_steps", sample)
+    return fast(sample) if fast is not None else _Generic(xp)
 
 
 def _contig(xp, a):
@@ -158,13 +194,12 @@ class Recurrent(Function):
 
     Inputs ``x (T, N, in), h0 (N, H), c0 (N, H) or None, w_ih (G*H, in), w_hh (G*H, H), b_ih, b_hh``
     (biases may be None); hyper-parameters ``mode`` (tanh|relu|lstm|gru), ``reverse`` (run from the last
-    step to the first; outputs stay in time order) and ``fast`` (allow the numba/CUDA step kernels).
-    Outputs ``y (T, N, H)``, ``h_n (N, H)`` and, for LSTM, ``c_n (N, H)``.
+    step to the first; outputs stay in time order). Outputs ``y (T, N, H)``, ``h_n (N, H)`` and, for LSTM,
+    ``c_n (N, H)``.
     """
 
     mode = "tanh"
     reverse = False
-    fast = True
 
     def _order(self, T):
         return range(T - 1, -1, -1) if self.reverse else range(T)
@@ -186,12 +221,13 @@ class Recurrent(Function):
         xw = xw.reshape(T, N, G)
         w_hh_t = w_hh.T
         ys = xp.empty((T, N, H), dtype=x.dtype)
-        k = _step_kernels(xp, x, self.fast)
+        k = _step_kernels(xp, x)
         h, c = h0, c0
         if mode == "lstm":
             cs = xp.empty((T, N, H), dtype=x.dtype)
+            w_t = k.lstm_weight_t(w_hh)
             for t in self._order(T):
-                k.lstm_fwd(h @ w_hh_t, xw[t], c, cs[t], ys[t])
+                k.lstm_fwd(h, w_t, xw[t], c, cs[t], ys[t])
                 h, c = ys[t], cs[t]
             extra = (c0, cs)
         elif mode == "gru":
@@ -227,20 +263,23 @@ class Recurrent(Function):
         G = w_hh.shape[0]
         gys = xp.ascontiguousarray(gys, dtype=ys.dtype)  # the step kernels need contiguous, same-dtype arrays
         dh = xp.ascontiguousarray(ghn, dtype=ys.dtype)
-        k = _step_kernels(xp, ys, self.fast)
+        k = _step_kernels(xp, ys)
         order = list(self._order(T))
         dg = xp.empty((T, N, G), dtype=ys.dtype)     # gradient w.r.t. the pre-activations of every step
         dgh = dg                                      # ... as seen by W_hh (differs for GRU's n gate)
         if mode == "lstm":
             c0, cs = extra
             dc = xp.ascontiguousarray(gcn, dtype=ys.dtype)
-            for s in range(T - 1, -1, -1):
+            w_c = xp.ascontiguousarray(w_hh)
+            for s in range(T - 1, -1, -1):    # each step gets dh, or the later step's dg to take it from
                 t = order[s]
                 c_prev = c0 if s == 0 else cs[order[s - 1]]
                 dc_out = xp.empty_like(dc)
-                k.lstm_bwd(act[t], c_prev, cs[t], dh, gys[t], dc, dg[t], dc_out)
+                later = None if s == T - 1 else dg[order[s + 1]]
+                k.lstm_bwd(act[t], c_prev, cs[t], dh if later is None else None, later, w_c, gys[t], dc, dg[t],
+                           dc_out)
                 dc = dc_out
-                dh = dg[t] @ w_hh
+            dh = dg[order[0]] @ w_hh if self.needs_input_grad[1] else None
             gc0 = dc
         elif mode == "gru":
             (hns,) = extra
@@ -281,7 +320,7 @@ class Recurrent(Function):
         return (gx, dh if need[1] else None, gc0 if need[2] else None, gw_ih, gw_hh, gb_ih, gb_hh)
 
 
-def recurrent(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, c0=None, mode="tanh", reverse=False, fast=True):
+def recurrent(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, c0=None, mode="tanh", reverse=False):
     """One recurrent layer in one direction: ``(y, h_n)``, or ``(y, h_n, c_n)`` for ``mode="lstm"``.
 
     ``x (T, N, in)``, ``h0``/``c0 (N, H)``, weights in PyTorch's layout (``(G*H, in)``, ``(G*H, H)``).
@@ -302,4 +341,4 @@ def recurrent(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, c0=None, mode="tanh", rev
     for name, b in (("b_ih", b_ih), ("b_hh", b_hh)):
         if b is not None and tuple(b.shape) != (G,):
             raise ValueError(f"recurrent ({mode}): expected {name} of shape {(G,)}, got {tuple(b.shape)}")
-    return Recurrent.apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, mode=mode, reverse=bool(reverse), fast=fast)
+    return Recurrent.apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, mode=mode, reverse=bool(reverse))
