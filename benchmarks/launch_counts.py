@@ -4,7 +4,8 @@
 For every training workload of deepcore/bench/workloads.py: build it on the emulated device with its
 batch already there, run one warm-up step, then count one step phase by phase (zero_grad+forward, loss,
 backward, optimizer step) and in total, and, when the build has ``dc.cuda.graphed``, one replayed
-captured step. Prints a markdown table for benchmarks/RESULTS.md, and where a step syncs or copies, the
+captured step (its launches: the graph launch and the argument copies) with the number of kernels in
+its graph. Prints a markdown table for benchmarks/RESULTS.md, and where a step syncs or copies, the
 deepcore lines that did it.
 
 usage: python benchmarks/launch_counts.py [--workload mlp,cnn] [--batch N] [--by-name [K]]
@@ -92,15 +93,18 @@ def count_step(step, sites=None):
 
 
 def count_captured(train):
-    """Counts of one replayed captured step (after the warm-up and capture calls), or a reason string."""
+    """``(counts of one replayed captured step, kernels in its graph)`` after the warm-up and capture
+    calls, or a reason string. A replay is 1 graph launch plus one device-to-device copy per tensor
+    argument (here x and y); the graph's kernels are the launches the emulated device recorded at the
+    capture (its ``Graph._ops``)."""
     try:
         graphed = dc.cuda.graphed(train.run)
-        for _ in range(3):  # warm-up, capture, first replay
+        for _ in range(3):  # warm-up, capture (and its replay), a replay
             graphed(train.x, train.y)
         dc.cuda.synchronize()
         with cupy_emulation.counting() as c:
             graphed(train.x, train.y)
-        return c
+        return c, len(graphed.graph_for(train.x, train.y)._ops)
     except Exception as exc:  # report, keep the eager table
         return f"{type(exc).__name__}: {exc}"
 
@@ -149,13 +153,15 @@ def main(argv=None) -> int:
 
     print(f"Per training step on the emulated CUDA device, after one warm-up step, data on the device "
           f"({datetime.date.today()}, deepcore {_commit()}, Python {platform.python_version()}). "
-          "Cells: launches / host syncs / host<->device copies.\n")
+          "Cells: launches / host syncs / host<->device copies. Captured step: one replay of "
+          "`dc.cuda.graphed(step)` (1 graph launch + 1 device-to-device copy per tensor argument), and the "
+          "number of kernels the graph replays.\n")
     head = ["workload", "batch"] + [PHASE_TITLES[ph] for ph in PHASES] + ["total", "h2d", "d2h", "captured step"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for n, (batch, counts) in results.items():
         cap = counts["captured"]
-        cap = "-" if cap is None else (_cell(cap) if not isinstance(cap, str) else "failed")
+        cap = "-" if cap is None else "failed" if isinstance(cap, str) else f"{_cell(cap[0])} ({cap[1]} kernels in the graph)"
         row = [n, str(batch)] + [_cell(counts[ph]) for ph in PHASES] + [
             f"**{_cell(counts['total'])}**", str(counts["total"].h2d), str(counts["total"].d2h), cap]
         print("| " + " | ".join(row) + " |")

@@ -1,5 +1,7 @@
-"""``dc.cuda``: whether a GPU is usable, how many, and synchronisation."""
+"""``dc.cuda``: whether a GPU is usable, how many, synchronisation, and whole-step graph capture
+(``graphed``, see ``deepcore/capture.py``)."""
 from .backend import cuda_available, cuda_device_count, cupy_module, index_checks
+from .capture import CaptureError, graphed
 
 
 def is_available() -> bool:
@@ -17,3 +19,6 @@ def synchronize() -> None:
     if cuda_available():
         cupy_module().cuda.get_current_stream().synchronize()
         index_checks.raise_pending()
+
+
+__all__ = ["is_available", "device_count", "synchronize", "graphed", "CaptureError"]

@@ -159,7 +159,34 @@ def test_scatter_add_refuses_bfloat16_like_cupy():
     """)
 
 
-@pytest.mark.parametrize("expr", ["cupy.fft", "cupy.cuda.Event", "cupyx.scipy", "cupy.random.seed"])
+def test_private_pool_events_and_allocators():
+    out = _run("""
+        import gc
+        default, pool = cupy.get_default_memory_pool(), cupy.cuda.MemoryPool()
+        base = default.used_bytes()
+        with cupy.cuda.using_allocator(pool.malloc):
+            a = cupy.zeros((1024,), np.float32)        # charged to the private pool
+        b = cupy.zeros((1024,), np.float32)            # and this one to the default pool again
+        print(pool.used_bytes(), default.used_bytes() - base)
+        del a, b
+        gc.collect()
+        print(pool.used_bytes(), pool.total_bytes(), default.used_bytes() - base)
+        sizes = []
+        with cupy.cuda.using_allocator(lambda n: sizes.append(n)):
+            c = cupy.ones((10,), np.float32)           # a user allocator is asked for the memory
+        print(sizes)
+        s = cupy.cuda.Stream(non_blocking=True)
+        e = s.record()
+        assert isinstance(e, cupy.cuda.Event) and e.done
+        cupy.cuda.get_current_stream().wait_event(e)
+        with emu.counting() as n:
+            e.synchronize()
+        print(n.syncs)
+    """)
+    assert out.split("\n")[:4] == ["4096 4096", "0 4096 0", "[512]", "1"]
+
+
+@pytest.mark.parametrize("expr", ["cupy.fft", "cupy.cuda.ExternalStream", "cupyx.scipy", "cupy.random.seed"])
 def test_unknown_names_fail_loudly(expr):
     _run(f"""
         import pytest, cupyx

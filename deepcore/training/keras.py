@@ -194,6 +194,37 @@ def _concat(chunks):
     raise TypeError(f"predict: the model returned {type(first).__name__}; expected a Tensor or a tuple of Tensors")
 
 
+def _frozen_hyper(opt):
+    """The optimizer's Python hyper-parameters (what a captured step freezes), as a hashable tuple."""
+    if opt is None:
+        return None
+    out = []
+    for group in opt.param_groups:
+        for k, v in group.items():
+            if k != "params" and isinstance(v, (bool, int, float, str, tuple, type(None))):
+                out.append((k, v))
+    return tuple(out)
+
+
+class _CapturedStep:
+    """fit's training step through ``dc.cuda.graphed``: full batches replay one graph, others run eagerly."""
+
+    def __init__(self, model, compiled):
+        from ..capture import graphed
+        self.model, self.compiled, self.full = model, compiled, None
+        self.graphed = graphed(self._run, cache_size=4)
+
+    def _run(self, inputs, target, hyper):
+        return self.model._train_step(self.compiled, inputs, target)
+
+    def __call__(self, inputs, target, n):
+        if self.full is None:
+            self.full = n
+        if n != self.full:  # the last partial batch: eager, no second graph
+            return self.model._train_step(self.compiled, inputs, target)
+        return self.graphed(tuple(inputs), target, _frozen_hyper(self.model.optimizer))
+
+
 class KerasMixin:
     """Adds Keras's ``compile``, ``fit``, ``evaluate`` and ``predict`` (and ``optimizer``, ``history``)."""
 
@@ -271,7 +302,8 @@ class KerasMixin:
 
     # --- training --------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, initial_epoch=0, device=None, steps_per_epoch=None, seed=None):
+            validation_data=None, shuffle=True, initial_epoch=0, device=None, steps_per_epoch=None, seed=None,
+            capture=False):
         """Train for ``epochs`` epochs; returns a ``History`` (``.history``: loss, metrics, val_*, lr per epoch).
 
         ``x``/``y`` are NumPy arrays or Tensors (a list of arrays for several inputs), or ``x`` is a
@@ -279,6 +311,14 @@ class KerasMixin:
         arrays (before shuffling, like Keras). Shuffling uses ``seed`` when given, else a seed drawn from
         deepcore's generator (``dc.manual_seed``); epoch ``e``'s order depends only on that seed and ``e``,
         so a run resumed with ``initial_epoch`` sees the same batches.
+
+        ``capture=True`` runs the training step (zero_grad, forward, loss, backward, optimizer step) through
+        ``dc.cuda.graphed``: on a GPU the first full batch warms up, the second is captured as a CUDA graph,
+        and every later full batch replays it (one launch plus the batch copies). Batches of another size
+        than the first (the last partial batch of an epoch) run eagerly, so no second graph is kept; the
+        optimizer's Python hyper-parameters (a float ``lr`` changed by a scheduler callback, say) are part
+        of the graph's key, so a change captures again. The result equals ``capture=False`` step for step.
+        On the CPU it changes nothing.
         """
         who = "fit"
         compiled = self._require_compiled(who)
@@ -334,6 +374,7 @@ class KerasMixin:
         was_training = self.training
         self.stop_training = False
         self.train()
+        captured = _CapturedStep(self, compiled) if capture else None
         try:
             cbs.on_train_begin()
             logs = {}
@@ -344,7 +385,10 @@ class KerasMixin:
                 batch_logs = _LazyLogs(tracker)
                 for step, (inputs, target, n) in enumerate(_epoch_batches(source, steps_per_epoch, epoch)):
                     cbs.on_train_batch_begin(step, {"batch": step, "size": n})
-                    out, loss = self._train_step(compiled, inputs, target)
+                    if captured is not None:
+                        out, loss = captured(inputs, target, n)
+                    else:
+                        out, loss = self._train_step(compiled, inputs, target)
                     tracker.update(loss.data, n, out, target)
                     del out, loss
                     cbs.on_train_batch_end(step, batch_logs)

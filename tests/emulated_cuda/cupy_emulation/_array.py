@@ -8,6 +8,7 @@ records the work for graph replay instead of running it.
 """
 from __future__ import annotations
 
+import threading
 import weakref
 
 import numpy as np
@@ -17,29 +18,67 @@ from ._runtime import runtime
 _ALIGN = 512  # CuPy's pool rounds every allocation up to 512 bytes
 
 
-class _Memory:
-    """The default pool's bookkeeping: bytes in use, bytes ever reserved, and the active MemoryHooks."""
+class _Account:
+    """One pool's bytes in use by live arrays and bytes held (never returned until ``free_all_blocks``)."""
 
     def __init__(self):
         self.used = 0
         self.reserved = 0
+
+
+class _Memory(_Account):
+    """The device memory's bookkeeping: the default pool's account (``used``/``reserved``, inherited), the
+    thread-local allocator set by ``cupy.cuda.using_allocator`` and the active MemoryHooks.
+
+    An allocation is charged to the pool whose ``malloc`` is the thread's allocator (a private
+    ``cupy.cuda.MemoryPool()``), to no pool for ``using_allocator(None)`` (raw cudaMalloc), and to the
+    default pool otherwise; any other allocator function is called with the size, as CuPy does.
+    """
+
+    def __init__(self):
+        super().__init__()
         self.hooks: list = []
+        self.raw = _Account()  # using_allocator(None): raw device memory, outside every pool
+        self._local = threading.local()
+
+    @property
+    def allocator(self):
+        """The thread's allocator: ``None`` (the default pool), ``_RAW`` or a function of the size."""
+        return getattr(self._local, "allocator", None)
+
+    @allocator.setter
+    def allocator(self, value):
+        self._local.allocator = value
+
+    def _account(self, size):
+        alloc = self.allocator
+        if alloc is None:
+            return self, None
+        if alloc is _RAW:
+            return self.raw, None
+        pool = getattr(alloc, "__self__", None)
+        acct = getattr(pool, "_acct", None)
+        if isinstance(acct, _Account):  # a bound MemoryPool.malloc: charge that pool, no pointer needed
+            return acct, None
+        return self, alloc(size)  # a user allocator: it is asked for the memory, kept with the array
 
     def malloc(self, a: np.ndarray) -> None:
         size = -(-max(a.nbytes, 1) // _ALIGN) * _ALIGN
-        self.used += size
-        self.reserved = max(self.reserved, self.used)
+        acct, keep = self._account(size)
+        acct.used += size
+        acct.reserved = max(acct.reserved, acct.used)
         ptr = a.ctypes.data
         for h in self.hooks:
             h.malloc_postprocess(device_id=0, size=a.nbytes, mem_size=size, mem_ptr=ptr, pmem_id=0)
-        weakref.finalize(a, self._free, size, ptr)
+        weakref.finalize(a, self._free, acct, size, ptr, keep)
 
-    def _free(self, size, ptr):
-        self.used -= size
+    def _free(self, acct, size, ptr, keep=None):
+        acct.used -= size
         for h in list(self.hooks):
             h.free_postprocess(device_id=0, mem_size=size, mem_ptr=ptr, pmem_id=0)
 
 
+_RAW = object()  # the allocator set by ``using_allocator(None)``: raw cudaMalloc, no pool
 memory = _Memory()
 
 

@@ -3,12 +3,18 @@
 Capture follows CUDA: between ``Stream.begin_capture()`` and ``end_capture()`` nothing runs; launches
 are recorded into the graph, a sync or host<->device copy raises ``cudaErrorStreamCaptureUnsupported``
 (and invalidates the capture), and ``Graph.launch()`` replays the recorded work on the same buffers.
+Work runs in issue order on one timeline, so events and ``Stream.wait_event`` only keep CuPy's API;
+``using_allocator(pool.malloc)`` charges new arrays to a private ``MemoryPool`` (CUDA graph practice).
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import weakref
 
-from ._array import memory
+import numpy as np
+
+from ._array import _RAW, MemoryPointer, _Account, memory
 from ._runtime import (CUDARuntimeError, cuda_error, cudaErrorStreamCaptureInvalidated,
                        cudaErrorStreamCaptureUnsupported, runtime)
 
@@ -82,6 +88,23 @@ class Graph:
         pass
 
 
+class Event:
+    """cupy.cuda.Event: a point in a stream's work. Work runs in issue order here, so it is done at once."""
+
+    def __init__(self, block=False, disable_timing=False, interprocess=False):
+        self.ptr = id(self)
+
+    def record(self, stream=None):
+        """Record the event on ``stream`` (default: the current stream); recorded into a capture too."""
+
+    def synchronize(self):
+        runtime.sync("Event.synchronize")
+
+    @property
+    def done(self):
+        return True
+
+
 class _Capture:
     def __init__(self, stream):
         self.stream = stream
@@ -120,6 +143,16 @@ class Stream:
 
     def synchronize(self):
         runtime.sync("Stream.synchronize")
+
+    def record(self, event=None):
+        """Record ``event`` (a new Event when None) on this stream; returns it."""
+        if event is None:
+            event = Event()
+        event.record(self)
+        return event
+
+    def wait_event(self, event):
+        """Later work on this stream waits for ``event`` (on one timeline: already so)."""
 
     def is_capturing(self):
         if self._capture is not None and self._capture.invalidated:
@@ -168,22 +201,37 @@ def is_available():
 
 
 class MemoryPool:
-    """The default device memory pool: bytes in use by live arrays and bytes held (never returned)."""
+    """A device memory pool: bytes in use by live arrays and bytes held (never returned). The default pool
+    charges every allocation made without ``using_allocator``; another pool charges those made inside
+    ``using_allocator(pool.malloc)``."""
 
     def __init__(self, allocator=None):
-        pass
+        self._acct = _Account()
+        _pools.add(self)
+
+    def malloc(self, size):
+        """Allocate ``size`` bytes from this pool; returns a MemoryPointer (usable as an allocator)."""
+        buf = np.empty(max(int(size), 0), dtype=np.uint8)
+        prev, memory.allocator = memory.allocator, self.malloc
+        try:
+            memory.malloc(buf)
+        finally:
+            memory.allocator = prev
+        ptr = MemoryPointer(buf)
+        ptr._buf = buf  # the memory lives as long as its pointer
+        return ptr
 
     def used_bytes(self):
-        return memory.used
+        return self._acct.used
 
     def total_bytes(self):
-        return memory.reserved
+        return self._acct.reserved
 
     def free_bytes(self):
-        return memory.reserved - memory.used
+        return self._acct.reserved - self._acct.used
 
     def free_all_blocks(self, stream=None):
-        memory.reserved = memory.used
+        self._acct.reserved = self._acct.used
 
     def n_free_blocks(self):
         return 0
@@ -195,7 +243,21 @@ class MemoryPool:
         return 0
 
 
+_pools: weakref.WeakSet[MemoryPool] = weakref.WeakSet()
 _default_pool = MemoryPool()
+_default_pool._acct = memory  # the default pool's account is the device bookkeeping itself
+
+
+@contextlib.contextmanager
+def using_allocator(allocator=None):
+    """Inside the block, this thread allocates with ``allocator`` (``pool.malloc`` of a private pool, or any
+    function of the size); ``None`` means raw device memory outside every pool, as in CuPy."""
+    prev = memory.allocator
+    memory.allocator = _RAW if allocator is None else allocator
+    try:
+        yield
+    finally:
+        memory.allocator = prev
 
 
 def get_default_memory_pool():
@@ -257,7 +319,8 @@ class _RuntimeModule:
     @staticmethod
     def memGetInfo():
         total = 141 * 2**30
-        return total - memory.reserved, total
+        held = memory.raw.used + sum(p._acct.reserved for p in list(_pools))
+        return total - held, total
 
     @staticmethod
     def runtimeGetVersion():

@@ -1,6 +1,6 @@
-"""The emulated ``cupy.cuda``: one device, streams with graph capture, the memory pool and hooks."""
-from cupy_emulation._cuda import (Device, Graph, MemoryHook, MemoryPool, Stream, get_current_stream,  # noqa: F401
-                                  is_available)
+"""The emulated ``cupy.cuda``: one device, streams and events with graph capture, memory pools and hooks."""
+from cupy_emulation._cuda import (Device, Event, Graph, MemoryHook, MemoryPool, Stream,  # noqa: F401
+                                  get_current_stream, is_available, using_allocator)
 
 from . import runtime  # noqa: E402,F401
 
