@@ -3,6 +3,12 @@
 The built-in wrappers line targets up with predictions the way Keras users expect: a target of shape
 ``(N,)`` meets a prediction of shape ``(N, 1)``, integer 0/1 targets become floats for regression and binary
 losses, and class labels become int64 for cross-entropy.
+
+``"categorical_crossentropy"`` and ``"sparse_categorical_crossentropy"`` are refused here: Keras means
+probabilities with the classes on the last axis, deepcore's ``"cross_entropy"`` (PyTorch's) means logits with
+the classes on axis 1, and guessing silently gave wrong losses. Models built with ``deepcore.keras`` take the
+Keras names with Keras's meaning; a plain Module can use ``"cross_entropy"`` or a ``deepcore.keras.losses``
+object (``CategoricalCrossentropy()``), whose ``(y_true, y_pred)`` argument order is handled here.
 """
 from __future__ import annotations
 
@@ -14,13 +20,52 @@ _ALIASES = {
     "mse": "mse", "mean_squared_error": "mse", "mse_loss": "mse",
     "l1": "l1", "mae": "l1", "mean_absolute_error": "l1", "l1_loss": "l1",
     "cross_entropy": "cross_entropy", "crossentropy": "cross_entropy",
-    "categorical_crossentropy": "cross_entropy", "sparse_categorical_crossentropy": "cross_entropy",
     "binary_cross_entropy": "binary_cross_entropy", "binary_crossentropy": "binary_cross_entropy",
     "bce": "binary_cross_entropy",
     "bce_with_logits": "bce_with_logits", "binary_cross_entropy_with_logits": "bce_with_logits",
     "nll": "nll", "nll_loss": "nll",
 }
 ACCEPTED = tuple(sorted(_ALIASES))
+
+# Keras names whose Keras meaning (probabilities, classes on the last axis) differs from deepcore's.
+_KERAS_ONLY = {
+    "categorical_crossentropy": ("CategoricalCrossentropy", "one-hot or probability targets of the output's shape"),
+    "sparse_categorical_crossentropy": ("SparseCategoricalCrossentropy", "integer class labels"),
+}
+
+
+def _keras_only_error(name):
+    cls, targets = _KERAS_ONLY[name]
+    return ValueError(
+        f"loss={name!r} is ambiguous for a deepcore Module: in Keras it takes probabilities (the output of a "
+        f"softmax) with the classes on the LAST axis, while deepcore's 'cross_entropy' (PyTorch's) takes logits "
+        f"with the classes on axis 1. Use loss='cross_entropy' if the model outputs logits ({targets} work too), "
+        f"or loss=deepcore.keras.losses.{cls}() if it outputs probabilities; models built with deepcore.keras "
+        f"(keras.Sequential, keras.Model) accept {name!r} with its Keras meaning.")
+
+
+class KerasLossAdapter:
+    """A Keras loss (``loss(y_true, y_pred)``) called the deepcore way, ``loss(pred, target)``."""
+
+    def __init__(self, loss):
+        self.loss = loss
+        self.name = self.__name__ = getattr(loss, "name", None) or getattr(loss, "__name__", type(loss).__name__)
+        key = self.name.lower()
+        logits = bool(getattr(loss, "from_logits", False))
+        if "binary" in key:
+            self.kind = "binary_logits" if logits else "binary"
+        elif "categorical" in key:
+            self.kind = "categorical"
+        elif key in ("mean_squared_error", "mean_absolute_error", "mse", "mae"):
+            self.kind = "regression"
+        else:
+            self.kind = "unknown"
+
+    def __call__(self, pred, target):
+        return self.loss(target, pred)
+
+    def __repr__(self):
+        return f"KerasLossAdapter({self.loss!r})"
 _KIND = {"mse": "regression", "l1": "regression", "cross_entropy": "categorical", "nll": "categorical",
          "binary_cross_entropy": "binary", "bce_with_logits": "binary_logits"}
 
@@ -74,6 +119,8 @@ def get(identifier):
     """Resolve a loss given as a string (see ``ACCEPTED``) or a callable ``loss(pred, target)``."""
     if isinstance(identifier, str):
         key = identifier.strip().lower()
+        if key in _KERAS_ONLY:
+            raise _keras_only_error(key)
         if key not in _ALIASES:
             raise ValueError(f"unknown loss {identifier!r}; accepted: {', '.join(ACCEPTED)}, or a callable "
                              "loss(pred, target)")
@@ -83,12 +130,14 @@ def get(identifier):
                          "loss(pred, target))")
     if not callable(identifier):
         raise TypeError(f"loss must be a string or a callable loss(pred, target), got {type(identifier).__name__}")
+    if getattr(identifier, "_keras_argument_order", False):
+        return KerasLossAdapter(identifier)
     return identifier
 
 
 def kind_of(loss) -> str:
     """'binary', 'binary_logits', 'categorical', 'regression' or 'unknown', for choosing accuracy's rule."""
-    if isinstance(loss, BuiltinLoss):
+    if isinstance(loss, (BuiltinLoss, KerasLossAdapter)):
         return loss.kind
     name = getattr(loss, "__name__", None) or type(loss).__name__
     key = name.lower()
@@ -102,6 +151,6 @@ def kind_of(loss) -> str:
 
 
 def name_of(loss) -> str:
-    if isinstance(loss, BuiltinLoss):
+    if isinstance(loss, (BuiltinLoss, KerasLossAdapter)):
         return loss.name
     return getattr(loss, "__name__", None) or type(loss).__name__

@@ -140,6 +140,9 @@ def get(identifier, loss_kind="unknown") -> Metric:
             return Accuracy(identifier, mode=mode, from_logits=loss_kind == "binary_logits")
         return MeanAbsoluteError(identifier) if kind == "mae" else MeanSquaredError(identifier)
     if callable(identifier):
+        if getattr(identifier, "_keras_argument_order", False):   # a Keras function fn(y_true, y_pred)
+            name = getattr(identifier, "__name__", None) or type(identifier).__name__
+            return FunctionMetric(lambda pred, target: identifier(target, pred), name=name)
         return FunctionMetric(identifier)
     raise TypeError(f"metric must be a string, a Metric or a callable fn(pred, target), got "
                     f"{type(identifier).__name__}")
