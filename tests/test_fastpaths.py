@@ -7,7 +7,6 @@ GPU (or the emulated device: ``pytest --emulate-cuda``). A newly registered over
 fails ``test_every_override_has_a_case``. The comparison runs whatever ``--no-fast-paths`` says: it
 switches fast paths on for its own first run.
 """
-import contextlib
 
 import numpy as np
 import pytest
@@ -18,16 +17,6 @@ import deepcore.nn.functional as F
 from deepcore.backend import fastpath
 
 DTYPES = [np.float32, np.float64]
-
-
-@contextlib.contextmanager
-def _fast_paths(on):
-    was = fastpath.enabled()
-    fastpath.set_enabled(on)
-    try:
-        yield
-    finally:
-        fastpath.set_enabled(was)
 
 
 def _t(a, device, dtype, grad=True):
@@ -251,12 +240,12 @@ def test_override_matches_generic_path(key, dtype, monkeypatch):
         return fn
 
     monkeypatch.setattr(fastpath, "select", spy)
-    with _fast_paths(True):
+    with fastpath.forced(True):
         dc.manual_seed(0)
         fast = CASES[op](device, dtype)
     expected = set(fastpath.registered()[key])
     assert chosen == expected, f"{op} ({device_type}): the case reached {chosen or 'no override'}, not {expected}"
-    with _fast_paths(False):
+    with fastpath.forced(False):
         dc.manual_seed(0)
         generic = CASES[op](device, dtype)
     assert len(fast) == len(generic)

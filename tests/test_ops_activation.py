@@ -1,5 +1,4 @@
 """Activations: forward vs NumPy closed forms, gradcheck, torch as an oracle, stability at large logits."""
-import contextlib
 
 import numpy as np
 import pytest
@@ -203,25 +202,14 @@ def test_numba_relu_backward_matches_generic(dtype):
         dc.relu(X).backward(dc.tensor(gy))
         return X.grad.numpy()
 
-    with _fast_paths(True):
+    with fastpath.forced(True):
         assert fastpath.select("relu_backward", gy, y) is act_mod._relu_backward_numba
         fast = grad()
-    with _fast_paths(False):
+    with fastpath.forced(False):
         generic = grad()
     assert fast.dtype == dtype
     np.testing.assert_array_equal(fast, generic)
     np.testing.assert_array_equal(generic, gy * (y > 0))
-
-
-@contextlib.contextmanager
-def _fast_paths(on=True):
-    """Fast paths on (or off) inside the block, whatever the run's --no-fast-paths says."""
-    was = fastpath.enabled()
-    fastpath.set_enabled(on)
-    try:
-        yield
-    finally:
-        fastpath.set_enabled(was)
 
 
 # --- GELU ---------------------------------------------------------------------------------------------------

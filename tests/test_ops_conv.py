@@ -1,5 +1,4 @@
 """conv2d: forward against a naive loop and PyTorch, gradients by finite differences, fast paths vs generic."""
-import contextlib
 
 import numpy as np
 import pytest
@@ -130,7 +129,7 @@ def test_numba_col2im_matches_generic(case, dtype):
     ow = (xs[3] + 2 * p[1] - d[1] * (kw - 1) - 1) // s[1] + 1
     gcols = np.random.default_rng(0).standard_normal((xs[1], kh, kw, xs[0], oh, ow)).astype(dtype)
     generic = conv_mod._col2im_xp(np, gcols, xs, s, p, d)
-    with _fast_paths(True):
+    with fastpath.forced(True):
         fast = conv_mod._col2im(np, gcols, xs, s, p, d)
     assert fast.dtype == dtype and fast.shape == xs
     np.testing.assert_allclose(fast, generic, rtol=1e-6 if dtype == np.float32 else 1e-12, atol=1e-6)
@@ -157,9 +156,9 @@ def test_conv2d_generic_path_equals_fast_path():
         y.backward(dc.tensor(np.random.default_rng(1).standard_normal(y.shape)))
         return X.grad.numpy(), W.grad.numpy(), B.grad.numpy()
 
-    with _fast_paths(True):
+    with fastpath.forced(True):
         fast = grads()
-    with _fast_paths(False):
+    with fastpath.forced(False):
         generic = grads()
     for a, b in zip(fast, generic):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
@@ -191,9 +190,9 @@ def test_shifted_gemm_path_matches_im2col_path(case, dtype, monkeypatch):
     if not conv_shifted.applies(x, w, (1, 1), 1):
         pytest.skip("no ILP64 CBLAS found next to NumPy: the shifted path is off")
     monkeypatch.setattr(conv_shifted, "_BLOCK", 7)              # several column blocks, ragged last one
-    with _fast_paths(True):
+    with fastpath.forced(True):
         fast = _conv_and_grads(case, dtype)
-    with _fast_paths(False):
+    with fastpath.forced(False):
         generic = _conv_and_grads(case, dtype)
     tol = 1e-4 if dtype == np.float32 else 1e-12
     for a, b in zip(fast, generic):
@@ -273,17 +272,6 @@ def test_conv2d_bias_and_dtype_errors():
         F.conv2d(x, w, dc.zeros(3))
     with pytest.raises(TypeError, match="input float64, weight float32"):
         F.conv2d(dc.zeros((1, 3, 5, 5), dtype=dc.float64), w)
-
-
-@contextlib.contextmanager
-def _fast_paths(on=True):
-    """Fast paths on (or off) inside the block, whatever the run's --no-fast-paths says."""
-    was = fastpath.enabled()
-    fastpath.set_enabled(on)
-    try:
-        yield
-    finally:
-        fastpath.set_enabled(was)
 
 
 def test_cuda_conv2d_launches(device):

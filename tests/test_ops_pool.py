@@ -1,5 +1,4 @@
 """Pooling: forward against naive loops and PyTorch, gradients by finite differences, fast paths vs generic."""
-import contextlib
 
 import numpy as np
 import pytest
@@ -119,7 +118,7 @@ def test_numba_maxpool_backward_matches_generic(case, dtype):
     arg = rng.integers(0, kh * kw, size=xs[:2] + hyper["out_hw"]).astype(np.int16)
     gy = rng.standard_normal(arg.shape).astype(dtype)
     args = (arg, gy, xs, hyper["kernel"], hyper["stride"], hyper["padding"])
-    with _fast_paths(True):
+    with fastpath.forced(True):
         fast = pool_mod._maxpool_backward(np, *args)
     generic = pool_mod._maxpool_backward_xp(np, *args)
     assert fast.dtype == dtype
@@ -135,7 +134,7 @@ def test_numba_maxpool_forward_matches_generic(case, dtype):
     x.reshape(-1)[::7] = np.nan      # NaN handling must agree too
     x.reshape(-1)[1::5] = 0.25       # and ties: the first maximum of a window wins
     args = (x, hyper["kernel"], hyper["out_hw"], hyper["stride"], hyper["padding"])
-    with _fast_paths(True):
+    with fastpath.forced(True):
         y_fast, arg_fast = pool_mod._maxpool_forward(np, *args)
     y_gen, arg_gen = pool_mod._maxpool_forward_xp(np, *args)
     assert y_fast.dtype == dtype and arg_fast.dtype == arg_gen.dtype
@@ -152,9 +151,9 @@ def test_max_pool_generic_path_equals_fast_path():
         y.backward(dc.tensor(_x(y.shape, seed=1)))
         return X.grad.numpy()
 
-    with _fast_paths(True):
+    with fastpath.forced(True):
         fast = grad()
-    with _fast_paths(False):
+    with fastpath.forced(False):
         np.testing.assert_allclose(grad(), fast, rtol=1e-12, atol=1e-14)  # summation order may differ
 
 
@@ -189,7 +188,7 @@ def test_cuda_max_pool_indices_point_at_the_maximum(device):
     fn = pool_mod.MaxPool2d(**pool_mod._check_pool("max_pool2d", dc.zeros(x.shape), 3, 2, 1)[1])
     fn._xp = cupy
     fn.needs_input_grad = (True,)
-    with _fast_paths(True):
+    with fastpath.forced(True):
         y = fn.forward(X)
     (arg,) = fn.saved_tensors
     arg = cupy.asnumpy(arg)                             # offset i * KW + j inside each window
@@ -260,17 +259,6 @@ def test_pool_errors(call, message):
     with pytest.raises(ValueError) as info:
         call()
     assert message in str(info.value)
-
-
-@contextlib.contextmanager
-def _fast_paths(on=True):
-    """Fast paths on (or off) inside the block, whatever the run's --no-fast-paths says."""
-    was = fastpath.enabled()
-    fastpath.set_enabled(on)
-    try:
-        yield
-    finally:
-        fastpath.set_enabled(was)
 
 
 def test_cuda_max_pool_with_indices_is_one_launch_each_way(device):

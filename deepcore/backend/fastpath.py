@@ -72,14 +72,19 @@ def set_enabled(flag: bool) -> None:
 
 
 @contextlib.contextmanager
-def disabled():
-    """Within the block, every op runs its generic implementation."""
+def forced(on: bool):
+    """Within the block fast paths are on (or off), whatever the global setting says."""
     old = _enabled[0]
-    _enabled[0] = False
+    _enabled[0] = bool(on)
     try:
         yield
     finally:
         _enabled[0] = old
+
+
+def disabled():
+    """Within the block, every op runs its generic implementation."""
+    return forced(False)
 
 
 def registered() -> dict:
