@@ -58,6 +58,7 @@ class Function:
     _edges = ()
     _saved = ()
     _freed = False
+    _grad_dest = None
     needs_input_grad = ()
 
     def __init__(self, **hyper):
@@ -77,6 +78,13 @@ class Function:
         if self._freed:
             raise RuntimeError(_FREED_MSG)
         return self._saved
+
+    def grad_buffer(self, i: int):
+        """During ``backward``: an array (of input ``i``'s shape and dtype) the gradient of input ``i`` may be
+        written into, e.g. ``xp.matmul(a, b, out=self.grad_buffer(1))``, or None. Returning that same array
+        from ``backward`` saves a copy: it is the optimizer's flat gradient slot of a parameter (see
+        :func:`set_grad_slot`) that this op is the only user of."""
+        return None if self._grad_dest is None else self._grad_dest.get(i)
 
     def forward(self, *arrays):
         raise NotImplementedError(f"{type(self).__name__} must define forward")
@@ -191,9 +199,9 @@ def run_backward(tensors, grad_tensors, retain_graph=False, capture=None):
         if not t.requires_grad:
             raise RuntimeError("element of tensors does not require grad and has no grad_fn")
         if g is None:
-            if t.size != 1:
+            if t.data.size != 1:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got shape {t.shape}")
-            g = t.device.xp.ones(t.shape, dtype=t.dtype)
+            g = _unit(t)
         else:
             g = g.data if isinstance(g, Tensor) else t.device.xp.asarray(g, dtype=t.dtype)
             if tuple(g.shape) != t.shape:
@@ -214,7 +222,9 @@ def run_backward(tensors, grad_tensors, retain_graph=False, capture=None):
             if t._grad_fn is not None:
                 wanted[(t._grad_fn, t._out_idx)] = None
 
-    for fn in _topological_order(roots):
+    order = _topological_order(roots)
+    leaf_uses = _leaf_uses(order) if capture is None and _grad_slots else None
+    for fn in order:
         grads = buffers.pop(fn, None)
         if grads is None:
             continue
@@ -228,7 +238,11 @@ def run_backward(tensors, grad_tensors, retain_graph=False, capture=None):
                 wanted[(fn, i)] = grads[i]
             if grads[i] is None:
                 grads[i] = fn._xp.zeros(shape, dtype)
-        gxs = fn.backward(*grads)
+        fn._grad_dest = _destinations(fn, leaf_uses) if leaf_uses else None
+        try:
+            gxs = fn.backward(*grads)
+        finally:
+            fn._grad_dest = None
         if not isinstance(gxs, tuple):
             gxs = (gxs,) if not isinstance(gxs, list) else tuple(gxs)
         if len(gxs) != len(fn._edges):
@@ -262,7 +276,8 @@ def run_backward(tensors, grad_tensors, retain_graph=False, capture=None):
         if slot is not None and (leaf.grad is None or leaf.grad.data is slot):
             # the optimizer's flat gradient buffer holds this leaf's gradient: write into it in place
             if leaf.grad is None:
-                slot[...] = g
+                if g is not slot:        # the backward that made it did not write it into the slot itself
+                    slot[...] = g
                 leaf.grad = Tensor._make(slot)
             else:
                 slot += g
@@ -300,6 +315,51 @@ def grad_slot(leaf):
     if entry is None or entry[0]() is not leaf or entry[1] is not leaf.data:
         return None
     return entry[2]
+
+
+def _leaf_uses(order):
+    """id(leaf) -> how many edges of the graph walk in ``order`` lead to it."""
+    uses: dict = {}
+    for fn in order:
+        for edge in fn._edges:
+            if edge is not None and edge[1] is None:
+                uses[id(edge[0])] = uses.get(id(edge[0]), 0) + 1
+    return uses
+
+
+def _destinations(fn, leaf_uses):
+    """{input index: flat gradient slot} for ``fn``'s inputs that are parameters whose whole gradient this op
+    makes: the leaf has a slot, no ``.grad`` yet, and ``fn`` holds its only edge."""
+    dest = None
+    for i, edge in enumerate(fn._edges):
+        if edge is None or edge[1] is not None or leaf_uses.get(id(edge[0])) != 1:
+            continue
+        leaf = edge[0]
+        if leaf.grad is None and leaf.requires_grad:
+            slot = grad_slot(leaf)
+            if slot is not None:
+                dest = dest or {}
+                dest[i] = slot
+    return dest
+
+
+_units: dict = {}
+
+
+def _unit(t):
+    """The implicit root gradient of a scalar ``t``: a 1 of its shape, dtype and device, made once and kept
+    (read-only on the CPU), so a training step does not launch a fill kernel for it."""
+    key = (t.device, t.dtype, t.shape)
+    one = _units.get(key)
+    if one is None:
+        xp = t.device.xp
+        one = xp.ones(t.shape, dtype=t.dtype)
+        if xp is np:
+            one.flags.writeable = False
+        elif xp.cuda.get_current_stream().is_capturing():
+            return one  # made by the graph being captured: its memory holds a 1 only when the graph runs
+        _units[key] = one
+    return one
 
 
 def _check_grad(fn, gx, shape):
@@ -391,8 +451,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
             a = analytic[k]
             a = np.zeros(x.shape) if a is None else np.asarray(a.numpy(), dtype=np.float64)
             flat = x.data.reshape(-1)
-            numeric = np.zeros(x.size)
-            for j in range(x.size):
+            numeric = np.zeros(x.data.size)
+            for j in range(x.data.size):
                 old = flat[j].item()
                 flat[j] = old + eps
                 plus = projected(outputs_of(xs))

@@ -81,12 +81,6 @@ def _host(v):
     return v.get() if hasattr(v, "get") else np.asarray(v)
 
 
-def _host_side_optimizers() -> bool:
-    """True while the optimizers keep step counts and learning rates as Python numbers (frozen into a
-    captured graph), i.e. before the device-scalar optimizers (``push_learning_rates``) are in."""
-    return not hasattr(dc.optim.optimizer, "push_learning_rates")
-
-
 def _assert_same_state(a, b):
     (pa, oa), (pb, ob) = a.state(), b.state()
     assert pa.keys() == pb.keys() and oa.keys() == ob.keys()
@@ -94,17 +88,6 @@ def _assert_same_state(a, b):
         np.testing.assert_array_equal(pa[k], pb[k], err_msg=f"parameter {k}")
     for k in oa:
         np.testing.assert_array_equal(np.asarray(oa[k]), np.asarray(ob[k]), err_msg=f"optimizer state {k}")
-
-
-def _xfail_if_host_side_optimizer(request):
-    """Adam keeps its step count (and schedulers the lr) on the host until the device-scalar optimizers land:
-    a replay then reuses the captured step's bias corrections and lr. Expect that failure, strictly, while it
-    is so; once deepcore.optim has the device-scalar optimizers this marker is not added and the test must
-    pass."""
-    if _host_side_optimizers():
-        request.node.add_marker(pytest.mark.xfail(strict=True, reason=(
-            "Adam's step count and the lr live on the host (Python numbers frozen into the graph at capture); "
-            "needs the device-scalar optimizers being built in deepcore/optim")))
 
 
 # --- replay equals eager ------------------------------------------------------------------------------
@@ -125,7 +108,7 @@ def test_sgd_momentum_replay_is_bit_identical_to_eager(device):
     assert all("momentum_buffer" in s for s in cap.opt.state.values())
 
 
-def test_adam_steplr_dropout_replay_is_bit_identical_to_eager(device, request):
+def test_adam_steplr_dropout_replay_is_bit_identical_to_eager(device):
     _cuda_only(device)
     batches = _batches(N_STEPS, seed=2)
     eager = Setup("adam", scheduler=True, dropout=0.5)
@@ -134,7 +117,6 @@ def test_adam_steplr_dropout_replay_is_bit_identical_to_eager(device, request):
     cap = Setup("adam", scheduler=True, dropout=0.5)
     g = dc.cuda.graphed(cap.step)
     losses = cap.train(g, batches)
-    _xfail_if_host_side_optimizer(request)
 
     assert g.cache_info().replays == N_STEPS - 2
     np.testing.assert_array_equal(losses, eager_losses)
@@ -329,13 +311,10 @@ def test_fit_capture_follows_a_learning_rate_schedule(device):
     assert captured == plain and captured["lr"] == [0.05, 0.025, 0.0125, 0.00625]
 
 
-def test_fit_capture_with_adam_equals_fit(device, request):
+def test_fit_capture_with_adam_equals_fit(device):
     _cuda_only(device)
     plain, m1 = _fit(device, False, opt="adam")
     captured, m2 = _fit(device, True, opt="adam")
-    if _host_side_optimizers():
-        request.node.add_marker(pytest.mark.xfail(strict=True, reason=(
-            "Adam's step count lives on the host until the device-scalar optimizers land")))
     assert captured == plain
     for (k, a), (_, b) in zip(m1.state_dict().items(), m2.state_dict().items()):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=k)

@@ -248,6 +248,41 @@ def test_backward_writes_into_the_flat_gradient_view(device):
     assert same(p.grad.data)
 
 
+def test_layers_write_parameter_gradients_straight_into_the_flat_buffer(device):
+    """Linear and Conv2d backward write weight and bias gradients into the optimizer's slots (no copy
+    launches on the GPU); a parameter used twice still gets the sum of both uses."""
+    model = dc.nn.Sequential(dc.nn.Conv2d(2, 3, 3, padding=1), dc.nn.ReLU(), dc.nn.Flatten(),
+                             dc.nn.Linear(3 * 4 * 4, 5), dc.nn.ReLU(), dc.nn.Linear(5, 5)).to(device)
+    tied = model[5]
+    x = dc.randn(4, 2, 4, 4, device=device)
+    params = list(model.parameters())
+
+    def loss_fn():
+        h = model(x)
+        return (tied(h) * h).sum()            # model[5] used twice: its gradients add up
+
+    opt = optim.Adam(params, lr=1e-3)
+    loss_fn().backward()
+    opt.step()                                # builds the flat buffers and the slots
+    opt.zero_grad()
+    expect = [g.numpy() for g in dc.autograd.grad(loss_fn(), params)]   # never touches slots
+    counting = getattr(sys.modules.get("cupy_emulation"), "counting", None)
+    if (device == "cuda" and counting is not None and fastpath.enabled()
+            and dc.backend.cupy_module() is sys.modules.get("cupy")):
+        loss = loss_fn()
+        with counting() as counts:
+            loss.backward()
+        # only the tied layer's two contributions are summed and copied into its slots (weight, bias)
+        assert counts.by_name.get("setitem", 0) == 2, counts.by_name
+    else:
+        loss_fn().backward()
+    views = [v for b in opt._flats[id(opt.param_groups[0])].buckets for v in (b.grad_views or []) if v is not None]
+    for p, e, name in zip(params, expect, [n for n, _ in model.named_parameters()]):
+        np.testing.assert_allclose(p.grad.numpy(), e, rtol=1e-5, atol=1e-6, err_msg=name)
+        if views:
+            assert any(p.grad.data is v for v in views), name
+
+
 def test_zero_grad_keeps_none_and_user_gradients(device):
     a = dc.tensor([1.0, 2.0], device=device, requires_grad=True)
     b = dc.tensor([3.0], device=device, requires_grad=True)
@@ -541,7 +576,7 @@ def test_cuda_kernel_matches_generic_update(name, kwargs, dtype, grid, monkeypat
     for j, (lo, hi) in enumerate(itertools.pairwise(bounds)):
         if KERNEL_ACTIVE[j]:
             state = {k: ref[k][lo:hi] for k, _ in opt._state_keys(group)}
-            opt._update(ref["param"][lo:hi], ref["grad"][lo:hi], state, group, KERNEL_STEPS[j] + 1)
+            opt._update(ref["param"][lo:hi], ref["grad"][lo:hi], state, group, KERNEL_STEPS[j] + 1, group["lr"])
     bucket = _KernelBucket(arrays, bounds[1:], KERNEL_ACTIVE, KERNEL_STEPS, group["lr"])
     (launcher,) = fastpath.registered()[(opt._op, "cuda")]
     for _ in range(2):  # the second launch shows the finished-blocks counter was reset

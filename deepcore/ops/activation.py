@@ -122,18 +122,21 @@ def bias_act(z, b, act, layout, shape):
     return act_forward(xp, act, u, out=u), u
 
 
-def bias_act_backward(gy, saved, act, layout, need_bias):
-    """(gz, gb): the gradient of z in its ``layout`` (see :func:`bias_act`) and of the bias (or None)."""
+def bias_act_backward(gy, saved, act, layout, need_bias, gb_out=None):
+    """(gz, gb): the gradient of z in its ``layout`` (see :func:`bias_act`) and of the bias (or None).
+
+    ``gb_out``: where to write the bias gradient (e.g. the optimizer's flat gradient slot, see
+    ``Function.grad_buffer``); gb is then that array."""
     fast = fastpath.select("bias_act_backward", gy, saved, act, layout, need_bias)
     if fast is not None:
-        return fast(gy, saved, act, layout, need_bias)
+        return fast(gy, saved, act, layout, need_bias, gb_out=gb_out)
     xp = xp_of(gy)
     gu = gy if act is None else act_backward(xp, act, gy, saved)
     if layout == "cnhw":
         gz = xp.ascontiguousarray(xp.moveaxis(gu, 1, 0)).reshape(gu.shape[1], -1)
-        return gz, (gz.sum(axis=1) if need_bias else None)
+        return gz, (gz.sum(axis=1, out=gb_out) if need_bias else None)
     axes = 0 if layout == "rows" else (0,) + tuple(range(2, gu.ndim))
-    return gu, (gu.sum(axis=axes) if need_bias else None)
+    return gu, (gu.sum(axis=axes, out=gb_out) if need_bias else None)
 
 
 def _layout_strides(layout, shape):
@@ -167,13 +170,13 @@ _BWD_BLOCK = (32, 8)   # kernels/activation.cu bias_act_bwd: 32 channels (or p v
                    when=lambda gy, saved, act, layout, need_bias: (
                        _cuda.floats(gy, saved) and gy.flags.c_contiguous
                        and (saved is None or saved.flags.c_contiguous) and (act is not None or layout == "cnhw")))
-def _bias_act_backward_cuda(gy, saved, act, layout, need_bias):
+def _bias_act_backward_cuda(gy, saved, act, layout, need_bias, gb_out=None):
     """One kernel: the activation's gradient, written in z's layout, and the bias gradient (summed in it)."""
     import cupy
     shape = gy.shape
     n, c, p, (gs_n, gs_c) = _layout_strides(layout, shape)
     gz = cupy.empty((c, n * p) if layout == "cnhw" else shape, dtype=gy.dtype)
-    gb = cupy.empty((c,), dtype=gy.dtype) if need_bias else None
+    gb = (gb_out if gb_out is not None else cupy.empty((c,), dtype=gy.dtype)) if need_bias else None
     if gz.size:
         tiles = -(-c // _BWD_BLOCK[0]) if p == 1 else c
         _cuda.launch("activation.cu", "bias_act_bwd_" + _cuda.suffix(gy.dtype), gy,

@@ -178,8 +178,10 @@ class _Im2col:
         gy_t = gz.reshape(g, o // g, n * oh * ow)
         if need_w:
             cols = _im2col(xp, x, kh, kw, oh, ow, fn.stride, fn.padding, fn.dilation)
-            gw = xp.matmul(gy_t, cols.reshape(g, ckk, n * oh * ow).transpose(0, 2, 1))
-            gw = gw.reshape(o, c // g, kh, kw)
+            dest = fn.grad_buffer(1)  # the optimizer's gradient slot of the weight, when it may be written
+            gw = xp.matmul(gy_t, cols.reshape(g, ckk, n * oh * ow).transpose(0, 2, 1),
+                           out=None if dest is None else dest.reshape(g, o // g, ckk))
+            gw = gw.reshape(o, c // g, kh, kw) if dest is None else dest
             del cols
         if need_x:
             gcols = xp.matmul(w.reshape(g, o // g, ckk).transpose(0, 2, 1), gy_t)
@@ -232,7 +234,8 @@ class Conv2d(Function):
 
     def bias_act_backward(self, gy, layout, need_b):
         """(gz, gb): the gradient before the bias and activation, in the strategy's ``layout``, and of the bias."""
-        return bias_act_backward(gy, self.saved_tensors[2], self.activation, layout, need_b)
+        return bias_act_backward(gy, self.saved_tensors[2], self.activation, layout, need_b,
+                                 gb_out=self.grad_buffer(2))
 
     def backward(self, gy):
         need_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]

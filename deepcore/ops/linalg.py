@@ -99,9 +99,10 @@ class Linear(Function):
     def backward(self, gy):
         x, weight, saved = self.saved_tensors
         need_x, need_w, need_b = (tuple(self.needs_input_grad) + (False,))[:3]
-        gz, gb = bias_act_backward(gy.reshape(-1, gy.shape[-1]), saved, self.activation, "rows", need_b)
+        gz, gb = bias_act_backward(gy.reshape(-1, gy.shape[-1]), saved, self.activation, "rows", need_b,
+                                   gb_out=self.grad_buffer(2))
         gx = self._xp.matmul(gz, weight).reshape(self.x_shape) if need_x else None
-        gw = self._xp.matmul(gz.T, x.reshape(-1, x.shape[-1])) if need_w else None
+        gw = self._xp.matmul(gz.T, x.reshape(-1, x.shape[-1]), out=self.grad_buffer(1)) if need_w else None
         return (gx, gw, gb)[:len(self.needs_input_grad)]
 
 

@@ -28,9 +28,9 @@ class Adadelta(Optimizer):
     def _state_keys(self, group):
         return (("square_avg", 0.0), ("acc_delta", 0.0))
 
-    def _update(self, p, g, state, group, t):
+    def _update(self, p, g, state, group, t, lr):
         xp = array_module(p)
-        lr, rho, eps, wd = (float(group[k]) for k in ("lr", "rho", "eps", "weight_decay"))
+        rho, eps, wd = (float(group[k]) for k in ("rho", "eps", "weight_decay"))
         if wd != 0:
             g = _l2_grad(p, g, wd)
         sq, acc = state["square_avg"], state["acc_delta"]

@@ -27,9 +27,9 @@ class Adagrad(Optimizer):
     def _state_keys(self, group):
         return (("sum", float(group["initial_accumulator_value"])),)
 
-    def _update(self, p, g, state, group, t):
+    def _update(self, p, g, state, group, t, lr):
         xp = array_module(p)
-        lr, lr_decay, eps, wd = (float(group[k]) for k in ("lr", "lr_decay", "eps", "weight_decay"))
+        lr_decay, eps, wd = (float(group[k]) for k in ("lr_decay", "eps", "weight_decay"))
         if wd != 0:
             g = _l2_grad(p, g, wd)
         clr = lr / (1.0 + (t - 1) * lr_decay)

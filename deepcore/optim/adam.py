@@ -1,5 +1,4 @@
 """Adam and AdamW (torch.optim.Adam / AdamW rules, with optional AMSGrad)."""
-import math
 
 import numpy as np
 
@@ -40,9 +39,9 @@ class Adam(Optimizer):
             return (("exp_avg", 0.0), ("exp_avg_sq", 0.0), ("max_exp_avg_sq", 0.0))
         return (("exp_avg", 0.0), ("exp_avg_sq", 0.0))
 
-    def _update(self, p, g, state, group, t):
+    def _update(self, p, g, state, group, t, lr):
         xp = array_module(p)
-        lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+        eps, wd = float(group["eps"]), float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
         if wd != 0:
             if self._decoupled:
@@ -60,7 +59,7 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             v = xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
         denom = xp.sqrt(v, out=tmp)
-        denom /= math.sqrt(1.0 - beta2 ** t)
+        denom /= (1.0 - beta2 ** t) ** 0.5
         denom += eps
         step = xp.divide(m, denom, out=tmp)
         step *= -lr / (1.0 - beta1 ** t)

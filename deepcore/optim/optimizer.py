@@ -109,9 +109,12 @@ class Optimizer:
         """``((name, initial value), ...)``: the state buffers the group's settings need."""
         return ()
 
-    def _update(self, p, g, state: dict, group: dict, t: int) -> None:
+    def _update(self, p, g, state: dict, group: dict, t, lr) -> None:
         """The generic update of one parameter array ``p`` in place: ``g`` its gradient, ``state`` views of
-        its state buffers, ``t`` the number of this step for it (1 at its first)."""
+        its state buffers, ``t`` the number of this step for it (1 at its first) and ``lr`` the group's
+        learning rate. On the CPU ``t`` and ``lr`` are Python numbers; on a GPU they are 0-d device arrays
+        (read by the kernels, never by the host), so a captured step replays with each step's own values.
+        Write the update with array operations that accept both."""
         raise NotImplementedError
 
     # --- groups ---------------------------------------------------------------------------------
@@ -219,7 +222,12 @@ class Optimizer:
                 if active[k]:
                     state = {name: b.views[name][k] for name, _ in keys}
                     g = b.grad_views[k] if b.flat_grads else grads[k]
-                    self._update(b.data_views[k], g, state, group, b.steps_host[k] + 1)
+                    if b.device.type == "cpu":
+                        t, lr = b.steps_host[k] + 1, float(group["lr"])
+                    else:
+                        with on(b.device):
+                            t, lr = b.steps[k] + 1, b.lr[0]
+                    self._update(b.data_views[k], g, state, group, t, lr)
             if count:
                 with on(b.device):
                     b.xp.add(b.steps, b.active if count == 1 else b.active * count, out=b.steps)

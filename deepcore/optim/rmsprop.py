@@ -30,9 +30,9 @@ class RMSprop(Optimizer):
             keys += (("grad_avg", 0.0),)
         return keys
 
-    def _update(self, p, g, state, group, t):
+    def _update(self, p, g, state, group, t, lr):
         xp = array_module(p)
-        lr, alpha, eps, wd, momentum = (float(group[k]) for k in ("lr", "alpha", "eps", "weight_decay", "momentum"))
+        alpha, eps, wd, momentum = (float(group[k]) for k in ("alpha", "eps", "weight_decay", "momentum"))
         if wd != 0:
             g = _l2_grad(p, g, wd)
         sq = state["square_avg"]

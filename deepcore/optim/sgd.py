@@ -45,23 +45,18 @@ class SGD(Optimizer):
     def _host_step(self, state):
         return 1 if state is not None and "momentum_buffer" in state else 0
 
-    def _update(self, p, g, state, group, t):
+    def _update(self, p, g, state, group, t, lr):
         xp = array_module(p)
-        lr, momentum, dampening = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
+        momentum, dampening = float(group["momentum"]), float(group["dampening"])
         wd = float(group["weight_decay"])
         d = g
         if wd != 0:
             d = _l2_grad(p, g, wd)
         if momentum != 0:
             buf = state["momentum_buffer"]
-            if t == 1:
-                buf[...] = d
-            else:
-                buf *= momentum
-                if dampening == 0:
-                    buf += d
-                else:
-                    buf += xp.multiply(d, 1.0 - dampening, out=xp.empty_like(p))
+            running = xp.multiply(buf, momentum, out=xp.empty_like(p))
+            running += d if dampening == 0 else xp.multiply(d, 1.0 - dampening, out=xp.empty_like(p))
+            buf[...] = xp.where(t == 1, d, running)   # as torch: the first step's buffer is d itself
             if group["nesterov"]:
                 step = xp.multiply(buf, momentum, out=xp.empty_like(p))
                 step += d
