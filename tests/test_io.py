@@ -161,12 +161,10 @@ def test_atomic_write_text_and_mode(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (os.stat(path).st_mode & 0o777) == (0o666 & ~umask)
-    with pytest.raises(ValueError, match="mode"):
-        with dio.atomic_write(path, "a"):
-            pass
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        with dio.atomic_write(tmp_path / "nope" / "x.csv"):
-            pass
+    with pytest.raises(ValueError, match="mode"), dio.atomic_write(path, "a"):
+        pass
+    with pytest.raises(FileNotFoundError, match="does not exist"), dio.atomic_write(tmp_path / "nope" / "x.csv"):
+        pass
 
 
 def test_missing_file_names_path(tmp_path):
@@ -193,3 +191,53 @@ def test_corrupt_file_names_path(tmp_path, kind):
                                                              dtype=np.uint8))
     with pytest.raises(ValueError, match="broken.npz"):
         dio.load(path)
+
+
+@pytest.mark.parametrize("name", ["w.npz", "w.pt", "w.safetensors"])
+def test_save_through_symlink_writes_the_target(tmp_path, name):
+    real_dir, link_dir = tmp_path / "real", tmp_path / "links"
+    real_dir.mkdir()
+    link_dir.mkdir()
+    target = real_dir / name
+    dio.save({"w": dc.ones(3)}, target)
+    link = link_dir / name
+    os.symlink(os.path.relpath(target, link_dir), link)
+    dio.save({"w": dc.zeros(3)}, link)
+    assert os.path.islink(link) and os.path.realpath(link) == str(target)
+    np.testing.assert_array_equal(dio.load(target)["w"].numpy(), np.zeros(3))
+    assert sorted(os.listdir(link_dir)) == [name] and sorted(os.listdir(real_dir)) == [name]
+
+
+def test_failed_save_through_symlink_keeps_link_and_target(tmp_path, monkeypatch):
+    target = tmp_path / "target.npz"
+    dio.save({"w": dc.ones(3)}, target)
+    link = tmp_path / "link.npz"
+    os.symlink(target, link)
+    before = target.read_bytes()
+    monkeypatch.setattr(os, "replace", lambda *a, **k: (_ for _ in ()).throw(OSError("disk on fire")))
+    with pytest.raises(OSError, match="disk on fire"):
+        dio.save({"w": dc.zeros(3)}, link)
+    monkeypatch.undo()
+    assert os.path.islink(link) and target.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["link.npz", "target.npz"]
+
+
+def test_atomic_path_for_writers_that_need_a_name(tmp_path):
+    target = tmp_path / "data.bin"
+    target.write_bytes(b"old")
+    link = tmp_path / "link.bin"
+    os.symlink(target, link)
+    with dio.atomic_path(link) as tmp:
+        assert os.path.dirname(tmp) == str(tmp_path) and tmp != str(target)
+        with open(tmp, "wb") as f:
+            f.write(b"new")
+        assert target.read_bytes() == b"old"  # nothing visible before the rename
+    assert target.read_bytes() == b"new" and os.path.islink(link)
+
+
+def test_text_file_error_names_the_file_not_pickles(tmp_path):
+    path = tmp_path / "readme.txt"
+    path.write_text("just some text\n")
+    with pytest.raises(ValueError, match="readme.txt.*not a file dc.load reads") as err:
+        dio.load(path)
+    assert "pickle" not in str(err.value)

@@ -12,11 +12,11 @@ Loading checks every variable's presence and shape before changing anything; an 
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 
 from ..backend import to_device
+from ..io import atomic_path
 from .engine import InputLayer, Layer, structural_names
 
 
@@ -73,21 +73,12 @@ def save_weights(model, path):
     if not model.built:
         raise ValueError(f"save_weights: model {model.name!r} is not built yet (give it an input shape or call it "
                          "on data first)")
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".h5", dir=directory)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            for group_path, obj in _entries(model):
-                vars_group = f.require_group(_vars_path(group_path))
-                vars_group.attrs["name"] = getattr(obj, "name", "")
-                for i, v in enumerate(_own_variables(obj)):
-                    vars_group.create_dataset(str(i), data=v.numpy())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        for group_path, obj in _entries(model):
+            vars_group = f.require_group(_vars_path(group_path))
+            vars_group.attrs["name"] = getattr(obj, "name", "")
+            for i, v in enumerate(_own_variables(obj)):
+                vars_group.create_dataset(str(i), data=v.numpy())
 
 
 def _describe(obj, path):
