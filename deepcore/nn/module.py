@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 
-from ..backend import device as as_device, to_device
+import numpy as np
+
+from ..backend import device as as_device
+from ..backend import to_device
 from ..backend.dtypes import as_dtype, is_floating
+from ..errors import ShapeError
 from ..tensor import Tensor
 from ..training.keras import KerasMixin
 from .parameter import Parameter
@@ -144,11 +149,15 @@ class Module(KerasMixin):
         return out
 
     def load_state_dict(self, state_dict, strict: bool = True):
-        """Copy values into this module's parameters and buffers.
+        """Copy values into this module's parameters and buffers, all or nothing.
 
-        Every key and shape is checked before anything changes, so a bad state dict leaves the model as it
-        was; the error names the offending key. Returns (missing_keys, unexpected_keys).
+        Every key is checked and every value converted (to the parameter's device and dtype) before
+        anything is assigned, so a bad state dict (a missing key, a wrong shape, strings) leaves the model
+        as it was; the error names the offending key. Returns (missing_keys, unexpected_keys).
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected a dict of name -> Tensor or array (from "
+                            f"model.state_dict() or dc.load(path)), got {type(state_dict).__name__}")
         own = self.state_dict()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -160,19 +169,10 @@ class Module(KerasMixin):
                 parts.append("unexpected key(s): " + ", ".join(repr(k) for k in unexpected))
             raise KeyError(f"load_state_dict for {type(self).__name__}: " + "; ".join(parts))
         targets = self._state_targets()
-        staged = []
-        for key, value in state_dict.items():
-            if key not in own:
-                continue
-            array = value.data if isinstance(value, Tensor) else value
-            shape = tuple(getattr(array, "shape", ()))
-            target = targets[key]
-            if shape != target.shape:
-                raise ValueError(f"load_state_dict: size mismatch for {key!r}: checkpoint has shape {shape}, "
-                                 f"the model has shape {target.shape}")
-            staged.append((target, array))
-        for target, array in staged:
-            target.data[...] = to_device(array, target.device).astype(target.dtype, copy=False)
+        staged = [(targets[key], _staged_value(key, value, targets[key]))
+                  for key, value in state_dict.items() if key in own]
+        for target, array in staged:  # everything converted: assigning cannot fail now
+            target.data[...] = array
         return _IncompatibleKeys(missing, unexpected)
 
     def save_weights(self, path) -> None:
@@ -265,6 +265,36 @@ class Module(KerasMixin):
 
     def __dir__(self):
         return list(super().__dir__()) + list(self._parameters) + list(self._modules) + list(self._buffers)
+
+
+def _staged_value(key, value, target):
+    """``value`` as an array of ``target``'s shape, dtype and device, or an error naming ``key``."""
+    if isinstance(value, Tensor):
+        array = value.data
+    elif hasattr(value, "shape") and hasattr(value, "dtype"):
+        array = value
+    else:
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"load_state_dict: the value for {key!r} ({type(value).__name__}) is not an array: "
+                            f"{e}") from None
+    kind = array.dtype.kind
+    if kind not in "biufc":
+        raise TypeError(f"load_state_dict: the value for {key!r} has dtype {array.dtype} (not numbers); "
+                        f"{key!r} needs {target.dtype} values of shape {target.shape}")
+    if kind == "c" and target.dtype.kind != "c":
+        raise TypeError(f"load_state_dict: the value for {key!r} is complex ({array.dtype}); {key!r} is "
+                        f"{target.dtype}, and casting would drop the imaginary part")
+    shape = tuple(array.shape)
+    if shape != target.shape:
+        raise ShapeError(f"load_state_dict: size mismatch for {key!r}: checkpoint has shape {shape}, "
+                         f"the model has shape {target.shape}")
+    try:
+        return to_device(array, target.device).astype(target.dtype, copy=False)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise TypeError(f"load_state_dict: cannot convert the value for {key!r} ({array.dtype}) to "
+                        f"{target.dtype}: {e}") from None
 
 
 def _convert(array, dev, dtype):

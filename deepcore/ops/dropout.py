@@ -14,6 +14,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import device_of, fastpath, generator
+from ..backend.random import register_device_stream
 from ..tensor import Tensor
 from . import _cuda
 from ._util import as_tensor
@@ -95,6 +96,7 @@ class _DropoutCuda:
 
 
 fastpath.override("dropout", "cuda", when=_DropoutCuda.applies)(_DropoutCuda)
+register_device_stream("dropout", _DropoutCuda._states)  # saved by dc.get_rng_state()
 
 
 def dropout(x, p=0.5, training=True):

@@ -386,49 +386,8 @@ class Optimizer:
         State arrays are copied to each parameter's device and (for floating arrays) dtype; they go into
         the flat state buffers at the next step.
         """
-        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
-            raise ValueError("optimizer state dict must be a dict with 'state' and 'param_groups' entries")
-        saved_groups = list(state_dict["param_groups"])
-        if len(saved_groups) != len(self.param_groups):
-            raise ValueError(f"loaded state dict has {len(saved_groups)} parameter group(s), "
-                             f"the optimizer has {len(self.param_groups)}")
-        index, new_groups = {}, []
-        for gi, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
-            ids = [int(_plain(i)) for i in _plain(saved["params"]) or ()] if "params" in saved else None
-            if ids is None or len(ids) != len(group["params"]):
-                n = "no" if ids is None else len(ids)
-                raise ValueError(f"loaded state dict contains a parameter group that doesn't match the size of "
-                                 f"optimizer's group: group {gi} has {n} parameters in the state dict, "
-                                 f"{len(group['params'])} in the optimizer")
-            index.update(zip(ids, group["params"]))
-            new = {k: _plain(v, group.get(k)) for k, v in saved.items() if k != "params"}
-            self._check(new)
-            new["params"] = group["params"]
-            new_groups.append(new)
-        new_state = {}
-        for key, entries in dict(state_dict["state"]).items():
-            try:
-                idx = int(_plain(key))
-            except (TypeError, ValueError):
-                raise ValueError(f"optimizer state key {key!r} is not a parameter index") from None
-            if idx not in index:
-                raise ValueError(f"optimizer state refers to parameter {idx}, but the optimizer has "
-                                 f"{len(index)} parameters")
-            p = index[idx]
-            s = {}
-            for name, value in dict(entries).items():
-                if isinstance(value, Tensor):
-                    value = value.data
-                if name == "step":
-                    s[name] = int(_plain(value))
-                elif _is_array(value):
-                    if tuple(value.shape) != p.shape:
-                        raise ValueError(f"optimizer state '{name}' of parameter {idx} has shape "
-                                         f"{tuple(value.shape)}, but the parameter has shape {p.shape}")
-                    s[name] = value
-                else:
-                    s[name] = _plain(value)
-            new_state[p] = s
+        from ._state_checks import checked_state
+        new_groups, new_state = checked_state(self, state_dict)  # raises before anything changes
         # everything checked: now change state
         for s_p, s in new_state.items():
             for name, value in s.items():

@@ -34,7 +34,7 @@ def _raw(a, what):
     if isinstance(a, Tensor):
         return a.data
     if is_array(a):
-        return a
+        return _numeric(a, what)
     try:
         arr = np.asarray(a)
     except (TypeError, ValueError):
@@ -42,6 +42,20 @@ def _raw(a, what):
     if arr.dtype == object:
         raise TypeError(f"{what} must be a NumPy array, a Tensor or a DataLoader; could not convert "
                         f"{type(a).__name__} to a numeric array")
+    return _numeric(arr, what)
+
+
+def _numeric(arr, what):
+    """``arr`` if it holds numbers; strings (e.g. class names as labels) and objects get a clear error."""
+    kind = arr.dtype.kind
+    if kind in "USa":
+        first = arr.reshape(-1)[0] if arr.size else ""
+        hint = (" Encode class names as integers 0..C-1 first, e.g. classes, y = np.unique(y, return_inverse=True)."
+                if what.startswith("y") or "target" in what else "")
+        raise TypeError(f"{what} holds strings (dtype {arr.dtype}, first value {str(first)!r}); deepcore trains "
+                        f"on numbers.{hint}")
+    if kind in "OV":
+        raise TypeError(f"{what} has dtype {arr.dtype}; deepcore needs a numeric array (bool, int or float)")
     return arr
 
 

@@ -64,6 +64,11 @@ class Callback:
     def on_train_batch_end(self, batch, logs=None):
         self.on_batch_end(batch, logs)
 
+    def close(self):
+        """Release files and other resources. ``fit`` calls it once when training ends, however it ends:
+        after ``on_train_end``, or after an exception or a KeyboardInterrupt (when ``on_train_end`` is not
+        called). Must be safe to call more than once."""
+
 
 class CallbackList:
     """Calls each hook on every callback in order."""
@@ -99,6 +104,17 @@ class CallbackList:
 
     def on_train_batch_end(self, batch, logs=None):
         self._call("on_train_batch_end", batch, logs)
+
+    def close(self):
+        """Every callback's ``close()``, even when one of them raises (the first error is raised after)."""
+        error = None
+        for cb in self.callbacks:
+            try:
+                cb.close()
+            except Exception as e:  # noqa: BLE001 - the others still get closed
+                error = error or e
+        if error is not None:
+            raise error
 
 
 class History(Callback):
@@ -245,9 +261,14 @@ class ModelCheckpoint(Callback):
 
     ``path`` may contain format fields from the epoch number (1-based) and the logs, e.g.
     ``"ckpt-{epoch:02d}-{val_loss:.3f}.npz"``. A full checkpoint (``save_weights_only=False``) holds the
-    model state, the optimizer state and the number of finished epochs, so
+    model state, the optimizer state, the number of finished epochs, the state of every random generator
+    (``dc.get_rng_state()``) and what ``fit`` needs to continue (the shuffle seed or the DataLoader's shuffle
+    state, the state of ``LearningRateScheduler``/``ReduceLROnPlateau`` callbacks), so
     ``epoch = dc.checkpoint.load_checkpoint(path, model, optimizer)`` followed by
-    ``fit(..., initial_epoch=epoch)`` resumes training. ``save_weights_only=True`` writes the state dict only.
+    ``fit(..., initial_epoch=epoch)`` resumes training exactly: the result equals the uninterrupted run bit
+    for bit. Within ``fit`` checkpoints are written after the other callbacks' ``on_epoch_end`` (so a
+    schedule stepped at the end of the epoch is saved stepped). ``save_weights_only=True`` writes the
+    state dict only.
     """
 
     def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto", save_weights_only=False,
@@ -298,7 +319,9 @@ class ModelCheckpoint(Callback):
         if self.save_weights_only:
             checkpoint.save_weights(path, self.model)
         else:
-            checkpoint.save_checkpoint(path, self.model, getattr(self.model, "optimizer", None), epoch=epoch + 1)
+            run = self.model.__dict__.get("_fit_run")
+            checkpoint._write(path, self.model, getattr(self.model, "optimizer", None), epoch + 1, None,
+                              run.state() if run is not None else None)
 
 
 def _set_lr(optimizer, lr: float) -> None:
@@ -360,6 +383,17 @@ class LearningRateScheduler(Callback):
             if self.verbose:
                 print(f"Epoch {epoch + 1}: learning rate is now {_get_lr(self.schedule.optimizer)}.")
 
+    def state_dict(self) -> dict:
+        """The scheduler object's state (empty for a schedule function: it depends on the epoch only)."""
+        return {"scheduler": self.schedule.state_dict()} if self._is_scheduler() else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore the scheduler's state and the learning rates it had last set (used when resuming)."""
+        if self._is_scheduler() and state and "scheduler" in state:
+            self.schedule.load_state_dict(state["scheduler"])
+            for group, lr in zip(self.schedule.optimizer.param_groups, self.schedule.get_last_lr()):
+                group["lr"] = lr
+
 
 def _is_plateau(obj) -> bool:
     return type(obj).__name__ == "ReduceLROnPlateau" and not isinstance(obj, Callback)
@@ -405,6 +439,14 @@ class ReduceLROnPlateau(Callback):
         if self.verbose and new != old:
             print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.")
 
+    def state_dict(self) -> dict:
+        """The plateau counters (best value, bad epochs, cooldown) for resuming."""
+        return {"scheduler": self.scheduler.state_dict()} if self.scheduler is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.scheduler is not None and state and "scheduler" in state:
+            self.scheduler.load_state_dict(state["scheduler"])
+
 
 class CSVLogger(Callback):
     """Write one CSV row per epoch: ``epoch`` (0-based, as Keras) then the log keys in sorted order."""
@@ -434,6 +476,10 @@ class CSVLogger(Callback):
         self._file.flush()
 
     def on_train_end(self, logs=None):
+        self.close()
+
+    def close(self):
+        """Close the CSV file (fit calls this however training ends: also on errors and KeyboardInterrupt)."""
         if self._file is not None:
             self._file.close()
             self._file = None

@@ -26,7 +26,7 @@ from ._data import (
     model_device,
     model_float_dtype,
 )
-from .callbacks import CallbackList, History
+from .callbacks import Callback, CallbackList, History, ModelCheckpoint
 from .progress import EvalProgress, ProgbarLogger, format_logs
 
 # Optimizer names -> (class name in dc.optim, keyword defaults). SGD has no default lr in PyTorch; 0.01
@@ -225,6 +225,116 @@ class _CapturedStep:
         return self.graphed(tuple(inputs), target, _frozen_hyper(self.model.optimizer))
 
 
+def _callback_list(callbacks) -> list:
+    """``callbacks`` as a list: None, a list/tuple of Callbacks, or one Callback (accepted as ``[callback]``)."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        return [callbacks]
+    if isinstance(callbacks, (list, tuple)):
+        for i, cb in enumerate(callbacks):
+            if not isinstance(cb, Callback):
+                raise TypeError(f"fit: callbacks[{i}] is a {type(cb).__name__}, not a Callback; pass Callback "
+                                "objects such as dc.callbacks.EarlyStopping(...) (or wrap functions in "
+                                "dc.callbacks.LambdaCallback)")
+        return list(callbacks)
+    raise TypeError(f"fit: callbacks must be a list of Callback objects (or one Callback), got "
+                    f"{type(callbacks).__name__}")
+
+
+def _describe_empty(loader) -> str:
+    try:
+        n = len(loader.dataset)
+    except (AttributeError, TypeError):
+        return "len(loader) is 0"
+    return f"its dataset has {n} samples" + (f", batch_size={loader.batch_size} with drop_last=True"
+                                             if n and getattr(loader, "drop_last", False) else "")
+
+
+def _is_class_index_loss(compiled) -> bool:
+    return _losses.kind_of(compiled.loss) == "categorical" and not isinstance(compiled.loss, _losses.KerasLossAdapter)
+
+
+def _check_labels(compiled, y, what):
+    """Class labels for a class-index loss (cross_entropy, nll): integral and not negative (-100, the
+    default ignore_index, excepted), checked on the host copy of all of ``y`` before training starts.
+
+    Only labels of shape (N,) or (N, 1), or integer arrays, are checked: a float target with a class axis
+    may be class probabilities. Device-resident targets are left to the loss's checks (no host sync).
+    Returns ``(y, what)`` for the range check against the model's number of classes, or None.
+    """
+    if y is None or not isinstance(y, np.ndarray) or not _is_class_index_loss(compiled) or y.size == 0:
+        return None
+    flat = y.reshape(-1)
+    if y.dtype.kind == "f":
+        if not (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)):
+            return None
+        bad = ~np.isfinite(flat) | (flat != np.floor(flat))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"fit: the loss {compiled.loss_name!r} takes integer class labels, but {what} holds "
+                             f"{flat[i]!r} at index {i}, which is not an integer (labels must be whole numbers "
+                             "0..C-1; cast with y.astype(int) only if that is what you mean)")
+    elif y.dtype.kind not in "iu":
+        return None
+    bad = (flat < 0) & (flat != -100)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise IndexError(f"fit: target class {flat[i].item()!r} is out of range: {what} holds it at index {i}; "
+                         f"the loss {compiled.loss_name!r} needs labels in [0, C)")
+    return y, what
+
+
+def _check_label_range(compiled, y, classes, what):
+    """Every label in [0, classes) (or -100, the default ignore_index)."""
+    flat = y.reshape(-1)
+    bad = ((flat < 0) | (flat >= classes)) & (flat != -100)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise IndexError(f"fit: target class {flat[i].item()!r} is out of range for {classes} classes (the model's "
+                         f"output): {what} holds it at index {i}; the loss {compiled.loss_name!r} needs labels in "
+                         f"[0, {classes})")
+
+
+class _FitRun:
+    """What a running ``fit`` needs to continue exactly from a checkpoint (``ModelCheckpoint`` saves it):
+    the shuffle seed of array data, the training DataLoader's shuffle state and stateful callbacks
+    (learning-rate schedules)."""
+
+    def __init__(self, seed, loader, callbacks):
+        self.seed, self.loader, self.callbacks = seed, loader, callbacks
+
+    def state(self) -> dict:
+        out = {"seed": self.seed}
+        if self.loader is not None and callable(getattr(self.loader, "state_dict", None)):
+            out["loader"] = self.loader.state_dict()
+        out["callbacks"] = [{"class": type(c).__name__, "state": c.state_dict()}
+                            for c in self.callbacks if _stateful(c)]
+        return out
+
+
+def _stateful(cb) -> bool:
+    return callable(getattr(cb, "state_dict", None)) and callable(getattr(cb, "load_state_dict", None))
+
+
+def _apply_resume(resume, loader, callbacks) -> None:
+    """Put back what ``_FitRun.state`` saved: the loader's shuffle state and the callbacks' states."""
+    import warnings
+    saved_loader = resume.get("loader")
+    if saved_loader is not None and loader is not None and callable(getattr(loader, "load_state_dict", None)):
+        loader.load_state_dict(saved_loader)
+    saved = list(resume.get("callbacks") or [])
+    mine = [c for c in callbacks if _stateful(c)]
+    if [e.get("class") for e in saved] != [type(c).__name__ for c in mine]:
+        if saved:
+            warnings.warn("fit: the checkpoint saved the state of callbacks "
+                          f"{[e.get('class') for e in saved]}, but this fit has {[type(c).__name__ for c in mine]}; "
+                          "their state is not restored", RuntimeWarning, stacklevel=3)
+        return
+    for entry, cb in zip(saved, mine):
+        cb.load_state_dict(entry["state"])
+
+
 class KerasMixin:
     """Adds Keras's ``compile``, ``fit``, ``evaluate`` and ``predict`` (and ``optimizer``, ``history``)."""
 
@@ -241,7 +351,7 @@ class KerasMixin:
         self.__dict__["_keras_optimizer"] = value
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None):
-        """Choose the optimizer, loss and metrics, by name or as objects/callables (see DESIGN.md)."""
+        """Choose the optimizer, loss and metrics: names (listed in docs/api.md) or objects/callables."""
         loss_fn = _losses.get(loss)
         kind = _losses.kind_of(loss_fn)
         if metrics is None:
@@ -291,6 +401,18 @@ class KerasMixin:
 
     def _forward_loss(self, compiled, inputs, target):
         out = self(*inputs)
+        label_check = self.__dict__.pop("_label_check", None)  # set by fit for its first step
+        if label_check is not None and isinstance(out, Tensor) and out.ndim >= 2:
+            # fit's first step: every label of the data against the model's number of classes, before the
+            # loss, the backward and the update; buffers a forward changed (BatchNorm's) are put back
+            labels, buffers = label_check
+            try:
+                for arr, what in labels:
+                    _check_label_range(compiled, arr, int(out.shape[1]), what)
+            except IndexError:
+                for b, saved in buffers:
+                    b.data[...] = saved
+                raise
         if target is None:
             raise ValueError("fit: the batch has no targets; give y or a DataLoader yielding (inputs, targets)")
         loss = compiled.loss(out, target)
@@ -310,7 +432,18 @@ class KerasMixin:
         DataLoader yielding ``(inputs, targets)``. ``validation_split`` holds out the last fraction of the
         arrays (before shuffling, like Keras). Shuffling uses ``seed`` when given, else a seed drawn from
         deepcore's generator (``dc.manual_seed``); epoch ``e``'s order depends only on that seed and ``e``,
-        so a run resumed with ``initial_epoch`` sees the same batches.
+        so a run resumed with ``initial_epoch`` sees the same batches. After
+        ``dc.checkpoint.load_checkpoint`` of a ``ModelCheckpoint`` file, ``fit(..., initial_epoch=<saved
+        epoch>)`` continues that run bit for bit: the checkpoint restores the random generators (dropout),
+        and fit takes the saved shuffle seed, DataLoader shuffle state and lr-schedule callback states.
+
+        ``callbacks`` is a list of ``Callback`` objects; a single Callback is accepted as a list of one.
+        However fit ends (an error, KeyboardInterrupt) every callback's ``close()`` runs, so ``CSVLogger``
+        closes its file. Class labels for ``cross_entropy``/``nll`` (all of ``y`` and of the validation
+        targets, when they are host arrays) are checked before the first step changes anything: they must be
+        whole numbers (not ``y + 0.7``), not negative (-100, the ignore index, excepted) and below the
+        number of classes the model outputs (checked at the first forward, before the update); strings are
+        refused with a hint to encode them. An empty DataLoader is an error, not ``loss=nan``.
 
         ``capture=True`` runs the training step (zero_grad, forward, loss, backward, optimizer step) through
         ``dc.cuda.graphed``: on a GPU the first full batch warms up, the second is captured as a CUDA graph,
@@ -331,7 +464,7 @@ class KerasMixin:
             raise ValueError(f"fit: validation_split must be a float in [0, 1), got {validation_split!r}")
         if validation_split and validation_data is not None:
             raise ValueError("fit: give validation_split or validation_data, not both")
-        callbacks = list(callbacks or [])
+        callbacks = _callback_list(callbacks)
         dev = as_device(device) if device is not None else None
         if seed is not None:
             seed = _check_int("seed", seed, 0, who)
@@ -351,9 +484,27 @@ class KerasMixin:
             x_train = [a[:split_at] for a in xs] if len(xs) > 1 else xs[0][:split_at]
             validation_data = ([a[split_at:] for a in xs] if len(xs) > 1 else xs[0][split_at:], y_raw[split_at:])
             x, y = x_train, y_raw[:split_at]
+        # every label is checked before the first step changes anything (weights, optimizer state)
+        labels = []  # (host labels, what) whose class range is checked once the model's output is known
+        if y is not None and not is_loader(x) and not _is_dataset(x):
+            labels.append(_check_labels(compiled, as_inputs(y, "y")[0], "y"))
+        if isinstance(validation_data, (tuple, list)) and len(validation_data) == 2 \
+                and validation_data[1] is not None and not is_loader(validation_data[0]):
+            labels.append(_check_labels(compiled, as_inputs(validation_data[1], "validation targets")[0],
+                                        "the validation targets"))
+        labels = [entry for entry in labels if entry is not None]
+        # what a checkpoint loaded by load_checkpoint saved for continuing this run (see checkpoint.py)
+        resume = self.__dict__.pop("_resume_state", None)
+        resume = resume[1] if resume is not None and resume[0] == initial_epoch else None
+        if shuffle and seed is None and resume is not None and resume.get("seed") is not None:
+            seed = int(resume["seed"])
         if shuffle and seed is None and not is_loader(x):  # (a Dataset is shuffled by a seeded loader too)
             seed = int(generator().integers(0, 2**63 - 1))
         source = self._source(x, y, batch_size, train_dev, who, shuffle=bool(shuffle), seed=seed or 0)
+        data_loader = source.loader if isinstance(source, LoaderSource) else None
+        if isinstance(source, LoaderSource) and source.num_batches() == 0:
+            raise ValueError("fit: the training data is empty (the DataLoader yields no batches: "
+                             f"{_describe_empty(source.loader)}); give it at least one sample")
         val_source = None
         if validation_data is not None:
             if is_loader(validation_data) or _is_dataset(validation_data):
@@ -362,21 +513,33 @@ class KerasMixin:
                 val_source = self._source(validation_data[0], validation_data[1], batch_size, train_dev, who)
             else:
                 raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or a DataLoader")
+            if isinstance(val_source, LoaderSource) and val_source.num_batches() == 0:
+                raise ValueError("fit: the validation data is empty (the DataLoader yields no batches: "
+                                 f"{_describe_empty(val_source.loader)})")
         steps = steps_per_epoch if steps_per_epoch is not None else source.num_batches()
         history = History()
         extra = [ProgbarLogger(verbose)] if verbose else []
+        # checkpoints are written after the other callbacks' epoch-end work (an lr schedule's step, say),
+        # so what they save is the state the next epoch starts from
+        callbacks = [c for c in callbacks if not isinstance(c, ModelCheckpoint)] + \
+            [c for c in callbacks if isinstance(c, ModelCheckpoint)]
         cbs = CallbackList(callbacks + [history] + extra, model=self,
                            params={"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size})
         if dev is not None:
             self.to(device=dev)
+        if labels:  # the class range is known after the first forward: checked there, before any update
+            self.__dict__["_label_check"] = (labels, [(b, b.data.copy()) for b in self.buffers()])
         if not any("history" in self.__dict__.get(store, {}) for store in ("_parameters", "_modules", "_buffers")):
             self.__dict__["history"] = history  # Keras's model.history, unless a layer has that name
         was_training = self.training
         self.stop_training = False
         self.train()
         captured = _CapturedStep(self, compiled) if capture else None
+        self.__dict__["_fit_run"] = _FitRun(seed if shuffle else None, data_loader, callbacks)
         try:
             cbs.on_train_begin()
+            if resume is not None:
+                _apply_resume(resume, data_loader, callbacks)
             logs = {}
             for epoch in range(initial_epoch, epochs):
                 cbs.on_epoch_begin(epoch, {})
@@ -394,6 +557,8 @@ class KerasMixin:
                     cbs.on_train_batch_end(step, batch_logs)
                     if self.stop_training:
                         break
+                if tracker.count == 0 and not self.stop_training:
+                    raise ValueError(f"fit: epoch {epoch + 1} produced no batches (the training data is empty)")
                 logs = tracker.result()  # reads the device sums: the host waits here anyway
                 index_checks.raise_pending()
                 if val_source is not None:
@@ -406,7 +571,11 @@ class KerasMixin:
                     break
             cbs.on_train_end(logs)
         finally:
+            # however fit ends (an error, KeyboardInterrupt), callbacks release their files
+            self.__dict__.pop("_fit_run", None)
+            self.__dict__.pop("_label_check", None)
             self.train(was_training)
+            cbs.close()
         return history
 
     def _train_step(self, compiled, inputs, target):

@@ -12,6 +12,8 @@ object (``CategoricalCrossentropy()``), whose ``(y_true, y_pred)`` argument orde
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..backend.dtypes import is_floating
 from ..tensor import Tensor
 
@@ -72,7 +74,7 @@ _KIND = {"mse": "regression", "l1": "regression", "cross_entropy": "categorical"
 
 def _same_shape_float(pred: Tensor, target: Tensor) -> Tensor:
     """The target reshaped to the prediction's shape (when sizes agree) and cast to its float dtype."""
-    if target.shape != pred.shape and target.size == pred.size:
+    if target.shape != pred.shape and target.numel() == pred.numel():
         target = Tensor._make(target.data.reshape(pred.shape))
     if target.dtype != pred.dtype and is_floating(pred.dtype):
         target = Tensor._make(target.data.astype(pred.dtype))
@@ -86,8 +88,31 @@ def _class_target(pred: Tensor, target: Tensor) -> Tensor:
     if target.ndim == pred.ndim and target.ndim >= 2 and target.shape[-1] == 1 and pred.shape[1] > 1:
         target = Tensor._make(target.data.reshape(target.shape[:-1]))  # (N, 1) labels -> (N,)
     if target.dtype != "int64":
+        if is_floating(target.dtype):
+            _check_integral(target.data)
         target = Tensor._make(target.data.astype("int64"))
     return target
+
+
+def _check_integral(labels) -> None:
+    """Float class labels must be whole numbers (casting would silently truncate 0.7 to 0): raised at once
+    on the CPU or where fit kept a host copy, else flagged on the device and raised at the next sync."""
+    from ..backend import array_module, index_checks
+    xp = array_module(labels)
+    host = labels if xp is np else index_checks.host_copy(labels)
+    if host is not None:
+        flat = host.reshape(-1)
+        bad = ~np.isfinite(flat) | (flat != np.floor(flat))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(_NOT_INTEGRAL.format(f"{flat[i]!r} at index {i}"))
+        return
+    seen = xp.any(labels != xp.floor(labels))
+    index_checks.flag(xp, seen, labels.device.id, _NOT_INTEGRAL.format("a value"), error=ValueError)
+
+
+_NOT_INTEGRAL = ("class-index loss: the targets hold {}, which is not an integer; class labels must be whole "
+                 "numbers 0..C-1")
 
 
 class BuiltinLoss:

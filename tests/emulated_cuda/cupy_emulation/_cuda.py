@@ -200,6 +200,23 @@ def is_available():
     return DEVICE_COUNT > 0
 
 
+class PinnedMemoryPointer(bytearray):
+    """cupy.cuda.PinnedMemoryPointer(mem, offset): page-locked host memory (here ordinary memory), a buffer
+    ``numpy.frombuffer`` can wrap. ``mem`` is the allocation's size in bytes (CuPy's is a PinnedMemory)."""
+
+    def __init__(self, mem, offset):
+        super().__init__(int(mem) - int(offset))
+
+    @property
+    def ptr(self):
+        return np.frombuffer(self, dtype=np.uint8).ctypes.data if len(self) else 0
+
+
+def alloc_pinned_memory(size):
+    """cupy.cuda.alloc_pinned_memory: ``size`` bytes of page-locked host memory (here ordinary memory)."""
+    return PinnedMemoryPointer(int(size), 0)
+
+
 class MemoryPool:
     """A device memory pool: bytes in use by live arrays and bytes held (never returned). The default pool
     charges every allocation made without ``using_allocator``; another pool charges those made inside

@@ -11,18 +11,44 @@ from ._array import _poison, memory, _wrap
 from ._runtime import runtime
 
 
+class _BitGenerator:
+    """Stands in for CuPy's XORWOW: as there, the whole state is one device array, ``_state`` (here NumPy's
+    PCG64 state as six uint64 words), read and advanced by every draw, so copying it saves the stream."""
+
+    def __init__(self, seed):
+        self._state = _wrap(np.zeros(6, dtype=np.uint64))
+        memory.malloc(self._state._a)
+        self._store(np.random.PCG64(seed))
+
+    def _load(self):
+        w = [int(v) for v in self._state._a]
+        pcg = np.random.PCG64()
+        pcg.state = {"bit_generator": "PCG64", "state": {"state": (w[0] << 64) | w[1], "inc": (w[2] << 64) | w[3]},
+                     "has_uint32": w[4], "uinteger": w[5]}
+        return pcg
+
+    def _store(self, pcg):
+        st, m = pcg.state, (1 << 64) - 1
+        s, inc = st["state"]["state"], st["state"]["inc"]
+        self._state._a[...] = [s >> 64, s & m, inc >> 64, inc & m, st["has_uint32"], st["uinteger"]]
+
+
 class Generator:
     """cupy.random.Generator (its default bit generator is XORWOW; here NumPy's PCG64 stands in)."""
 
     def __init__(self, bit_generator):
-        self._rng = np.random.default_rng(bit_generator)
+        self.bit_generator = _BitGenerator(bit_generator)
 
     def _draw(self, name, fn, shape, dtype):
         out = np.empty(() if shape is None else shape, dtype=dtype)
         memory.malloc(out)
+        bits = self.bit_generator
 
         def draw():
+            pcg = bits._load()
+            self._rng = np.random.Generator(pcg)
             out[...] = fn()
+            bits._store(pcg)
 
         if runtime.capture is not None:
             _poison(out)

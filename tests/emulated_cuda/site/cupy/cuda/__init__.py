@@ -1,6 +1,7 @@
 """The emulated ``cupy.cuda``: one device, streams and events with graph capture, memory pools and hooks."""
-from cupy_emulation._cuda import (Device, Event, Graph, MemoryHook, MemoryPool, Stream,  # noqa: F401
-                                  get_current_stream, is_available, using_allocator)
+from cupy_emulation._cuda import (Device, Event, Graph, MemoryHook, MemoryPool, PinnedMemoryPointer,  # noqa: F401
+                                  Stream, alloc_pinned_memory, get_current_stream, is_available,
+                                  using_allocator)
 
 from . import runtime  # noqa: E402,F401
 
