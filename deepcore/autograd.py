@@ -199,7 +199,7 @@ def run_backward(tensors, grad_tensors, retain_graph=False, capture=None):
         if not t.requires_grad:
             raise RuntimeError("element of tensors does not require grad and has no grad_fn")
         if g is None:
-            if t.data.size != 1:
+            if t.numel() != 1:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got shape {t.shape}")
             g = _unit(t)
         else:
@@ -451,8 +451,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
             a = analytic[k]
             a = np.zeros(x.shape) if a is None else np.asarray(a.numpy(), dtype=np.float64)
             flat = x.data.reshape(-1)
-            numeric = np.zeros(x.data.size)
-            for j in range(x.data.size):
+            numeric = np.zeros(x.numel())
+            for j in range(x.numel()):
                 old = flat[j].item()
                 flat[j] = old + eps
                 plus = projected(outputs_of(xs))

@@ -13,7 +13,7 @@ from .backend.dtypes import as_dtype, default_float, is_floating
 class Tensor:
     """An n-dimensional array on a device, with reverse-mode autograd (like torch.Tensor)."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_grad_fn", "_out_idx", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "_grad_fn", "_out_idx", "__weakref__")
     __array_priority__ = 1000  # numpy defers ``ndarray + Tensor`` to Tensor.__radd__
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
@@ -29,7 +29,7 @@ class Tensor:
     def _make(cls, array, grad_fn=None, out_idx=0):
         """Wrap an array without copying; used by ops for their outputs."""
         t = object.__new__(Tensor)
-        t.data = array
+        t._data = array
         t.grad = None
         t._grad_fn = grad_fn
         t._out_idx = out_idx
@@ -38,6 +38,29 @@ class Tensor:
 
     # --- attributes -------------------------------------------------------------------------
     @property
+    def data(self):
+        """The raw NumPy/CuPy array. Assigning a Tensor stores its array (``p.data -= lr * p.grad`` works);
+        an array is stored as it is."""
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        if isinstance(value, Tensor):
+            value = value._data
+        elif isinstance(value, np.generic):
+            value = np.asarray(value)
+        elif not _is_array(value):
+            raise TypeError(f"data: expected a Tensor or a NumPy/CuPy array, got {type(value).__name__}")
+        self._data = value
+
+    @property
+    def __cuda_array_interface__(self):
+        """Present on CUDA tensors only, so CuPy takes a Tensor where it takes an array (``arr -= t``)."""
+        if not hasattr(self._data, "__cuda_array_interface__"):
+            raise AttributeError("__cuda_array_interface__: a CPU tensor has no CUDA array interface")
+        return self._data.__cuda_array_interface__
+
+    @property
     def shape(self) -> tuple:
         return tuple(self.data.shape)
 
@@ -45,9 +68,28 @@ class Tensor:
     def ndim(self) -> int:
         return self.data.ndim
 
-    @property
-    def size(self) -> int:
+    def size(self, dim=None):
+        """The shape as a tuple (``torch.Size``-like), or the length of axis ``dim`` as an int."""
+        if dim is None:
+            return Size(self.data.shape)
+        if self.ndim == 0:
+            raise IndexError(f"size: dimension {dim} given for a 0-d tensor, which has no dimensions")
+        d = _dim_index(dim, self.ndim, "size")
+        return int(self.data.shape[d])
+
+    def numel(self) -> int:
+        """The number of elements."""
         return int(self.data.size)
+
+    nelement = numel
+
+    def dim(self) -> int:
+        """The number of dimensions (``ndim``)."""
+        return self.data.ndim
+
+    def element_size(self) -> int:
+        """Bytes per element."""
+        return int(self.data.dtype.itemsize)
 
     @property
     def dtype(self):
@@ -74,7 +116,7 @@ class Tensor:
         return out
 
     def item(self):
-        if self.size != 1:
+        if self.numel() != 1:
             raise ValueError(f"item(): only a tensor with one element can be converted to a Python scalar, "
                              f"got shape {self.shape}")
         out = self.data.item()
@@ -106,7 +148,9 @@ class Tensor:
                 dtype = a
         out = self
         if dtype is not None and as_dtype(dtype) != self.dtype:
-            out = _Cast.apply(out, dtype=as_dtype(dtype))
+            dtype = as_dtype(dtype)
+            # a cast to an integer or bool dtype ends the graph (as in torch): it has no gradient
+            out = _Cast.apply(out if is_floating(dtype) else out.detach(), dtype=dtype)
         if device is not None and as_device(device) != self.device:
             out = _Transfer.apply(out, device=as_device(device))
         return out
@@ -120,9 +164,18 @@ class Tensor:
     def astype(self, dtype) -> "Tensor":
         return self.to(dtype=dtype)
 
-    float = lambda self: self.astype(np.float32)  # noqa: E731 - torch-style shorthands
-    double = lambda self: self.astype(np.float64)  # noqa: E731
-    long = lambda self: self.astype(np.int64)  # noqa: E731
+    def clone(self) -> "Tensor":
+        """A copy of the data in new memory; differentiable (the gradient passes through unchanged)."""
+        return _Clone.apply(self)
+
+    def contiguous(self) -> "Tensor":
+        """This tensor if its data is C-contiguous, else a contiguous copy (differentiable)."""
+        if self.data.flags.c_contiguous:
+            return self
+        return _Clone.apply(self)
+
+    def is_contiguous(self) -> bool:
+        return bool(self.data.flags.c_contiguous)
 
     # --- autograd ---------------------------------------------------------------------------
     def backward(self, grad=None, retain_graph: bool = False) -> None:
@@ -153,7 +206,7 @@ class Tensor:
             yield self[i]
 
     def __bool__(self):
-        if self.size != 1:
+        if self.numel() != 1:
             raise RuntimeError(f"the truth value of a tensor with shape {self.shape} is ambiguous")
         return bool(self.data.item())
 
@@ -225,6 +278,76 @@ class Tensor:
         self.data[...] = to_device(src, self.device) if hasattr(src, "shape") else src
         return self
 
+    # --- torch-style casts (last in the class body: they shadow the builtins float/int/bool here) ----
+    def float(self) -> "Tensor":
+        """Cast to float32 (differentiable)."""
+        return self.to(dtype=np.float32)
+
+    def double(self) -> "Tensor":
+        """Cast to float64 (differentiable)."""
+        return self.to(dtype=np.float64)
+
+    def half(self) -> "Tensor":
+        """Cast to float16 (differentiable)."""
+        return self.to(dtype=np.float16)
+
+    def bfloat16(self) -> "Tensor":
+        """Cast to bfloat16 (differentiable)."""
+        return self.to(dtype="bfloat16")
+
+    def int(self) -> "Tensor":
+        """Cast to int32 (no gradient, as in torch)."""
+        return self.to(dtype=np.int32)
+
+    def long(self) -> "Tensor":
+        """Cast to int64 (no gradient, as in torch)."""
+        return self.to(dtype=np.int64)
+
+    def bool(self) -> "Tensor":
+        """Cast to bool (no gradient, as in torch)."""
+        return self.to(dtype=np.bool_)
+
+
+class Size(tuple):
+    """The shape of a tensor, as returned by ``Tensor.size()`` (a tuple, like ``torch.Size``)."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __repr__(self):
+        return f"dc.Size({list(self)})"
+
+
+def _dim_index(dim, ndim, name):
+    """``dim`` (negative counts from the end) as an index into a shape of ``ndim`` axes."""
+    import operator
+    d = operator.index(dim)
+    lo, hi = -max(ndim, 1), max(ndim, 1)
+    if not lo <= d < hi:
+        raise IndexError(f"{name}: dimension {d} is out of range for a tensor with {ndim} dimension(s) "
+                         f"(expected {lo} <= dim < {hi})")
+    return d % max(ndim, 1) if ndim else 0
+
+
+def _is_array(value) -> bool:
+    if isinstance(value, np.ndarray):
+        return True
+    cp = cupy_module()
+    return cp is not None and isinstance(value, cp.ndarray)
+
+
+class _Clone(autograd.Function):
+    def forward(self, x):
+        return x.copy()  # C order (ndarray.copy's default, NumPy and CuPy)
+
+    def backward(self, gy):
+        return gy
+
 
 def _looks_like_device(s: str) -> bool:
     s = s.lower()
@@ -258,6 +381,7 @@ def _infer_dtype(data):
         return np.dtype(np.int64)
     if arr.dtype.kind == "b":
         return np.dtype(np.bool_)
+    _refuse_dtype(arr.dtype)
     raise TypeError(f"cannot make a tensor from data of type {type(data).__name__} (dtype {arr.dtype})")
 
 
@@ -267,12 +391,15 @@ def _to_array(data, dtype, device):
         data = data.data
     if isinstance(data, np.ndarray) or (cp is not None and isinstance(data, cp.ndarray)):
         arr = data
+        _refuse_dtype(arr.dtype)
     elif isinstance(data, np.generic):
+        _refuse_dtype(data.dtype)
         arr = np.asarray(data, dtype=dtype)
     elif isinstance(data, (numbers.Number, list, tuple)):
         if isinstance(data, (list, tuple)) and any(isinstance(v, Tensor) for v in _flatten(data)):
             data = _nested_tensor_to_numpy(data)
-        arr = np.asarray(data, dtype=dtype or _infer_dtype(data))
+        inferred = _infer_dtype(data)  # refuses complex/object data even when a dtype is given
+        arr = np.asarray(data, dtype=dtype or inferred)
     else:
         raise TypeError(f"cannot make a tensor from {type(data).__name__}; expected a number, list, NumPy/CuPy "
                         "array or Tensor")
@@ -283,6 +410,16 @@ def _to_array(data, dtype, device):
     if arr is data:
         arr = arr.copy()
     return arr
+
+
+def _refuse_dtype(dtype):
+    """Raise a clear TypeError for array dtypes a tensor cannot hold (complex, object, strings...)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "c":
+        raise TypeError(f"cannot make a tensor from complex data (dtype {dtype}): deepcore has no complex dtypes; "
+                        "pass the real part (.real) or the magnitude (abs) explicitly")
+    if dtype.kind in "OUSVMm" and dtype.name != "bfloat16":
+        raise TypeError(f"cannot make a tensor from data of dtype {dtype}: expected numbers or bools")
 
 
 def _flatten(seq):
@@ -362,15 +499,38 @@ def full_like(x, fill_value, dtype=None, device=None, requires_grad=False) -> Te
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Values from ``start`` up to (not including) ``end`` spaced by ``step`` (``arange(n)`` is 0..n-1)."""
     if end is None:
         start, end = 0, start
+    if step == 0:
+        raise ValueError(f"arange: step must be nonzero, got arange({start}, {end}, {step})")
+    if (end - start) * step < 0:
+        raise ValueError(f"arange: the step {step} points away from end: cannot go from {start} to {end}")
     if dtype is None:
         dtype = _infer_dtype([start, end, step])
     return _new(lambda xp, s, d: xp.arange(start, end, step, dtype=d), (), dtype, device, requires_grad)
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _new(lambda xp, s, d: xp.linspace(start, end, int(steps), dtype=d), (), dtype, device, requires_grad)
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive; an integer dtype truncates toward zero
+    (as torch does)."""
+    import operator
+    steps = operator.index(steps)
+    if steps < 0:
+        raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
+    dt = as_dtype(dtype) or default_float
+    if is_floating(dt):
+        return _new(lambda xp, s, d: xp.linspace(start, end, steps, dtype=d), (), dt, device, requires_grad)
+
+    lo, hi = int(start), int(end)  # torch converts the bounds to the integer dtype first
+
+    def fill(xp, s, d):
+        step = (hi - lo) / (steps - 1) if steps > 1 else 0.0
+        i = xp.arange(steps, dtype=np.float64)
+        half = steps // 2  # the upper half counts back from ``end``, so the last value is exactly ``end``
+        vals = xp.where(i < half, lo + step * i, hi - step * (steps - 1 - i))
+        return xp.trunc(vals).astype(d)
+    return _new(fill, (), dt, device, requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:

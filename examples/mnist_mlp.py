@@ -47,7 +47,7 @@ def main(argv=None):
 
     dc.manual_seed(args.seed)
     model = build_model()
-    n_params = sum(prm.size for prm in model.parameters())
+    n_params = sum(prm.numel() for prm in model.parameters())
     print(f"model: 784-512-512-10 dense network with dropout, {n_params:,} parameters; device {device}")
     hist, seconds = fit(model, x_train, y_train, args, epochs, batch_size, verbose, device)
     ran, best, stop = report_fit(hist, epochs, verbose)

@@ -61,8 +61,8 @@ def check_layer_grads(layer, x, eps=1e-6, atol=1e-5, rtol=1e-3, train=True):
 
     for name, t, g in [("input", x, x.grad)] + [(f"param {i}", p, p.grad) for i, p in enumerate(params)]:
         flat = t.data.reshape(-1)
-        num = np.zeros(t.size)
-        for j in range(t.size):
+        num = np.zeros(t.numel())
+        for j in range(t.numel()):
             old = flat[j].item()
             flat[j] = old + eps
             plus = objective()
@@ -70,5 +70,5 @@ def check_layer_grads(layer, x, eps=1e-6, atol=1e-5, rtol=1e-3, train=True):
             minus = objective()
             flat[j] = old
             num[j] = (plus - minus) / (2 * eps)
-        ana = np.zeros(t.size) if g is None else as_np(g).reshape(-1)
+        ana = np.zeros(t.numel()) if g is None else as_np(g).reshape(-1)
         np.testing.assert_allclose(ana, num, atol=atol, rtol=rtol, err_msg=f"gradient of {name} {t.shape}")

@@ -142,10 +142,15 @@ def pool_out(shape, kernel_hw, stride, padding):
     return tuple((shape[2 + i] + 2 * padding[i] - kernel_hw[i]) // stride[i] + 1 for i in range(2))
 
 
+def _geom(kernel_hw, out_hw, stride, padding):
+    """The plain pooling geometry the kernels serve (no dilation, no ceil-mode cells)."""
+    return pool_ops._Geom(tuple(kernel_hw), tuple(stride), tuple(padding), (1, 1), tuple(out_hw), (0, 0), True)
+
+
 def maxpool_reference(x, kernel_hw, stride, padding):
     """deepcore's generic max-pool forward: maxima and argmax offsets i * KW + j in the window (as the kernels)."""
     out_hw = pool_out(x.shape, kernel_hw, stride, padding)
-    y, offset = pool_ops._maxpool_forward_xp(np, x, kernel_hw, out_hw, stride, padding)
+    y, offset = pool_ops._maxpool_forward_xp(np, x, _geom(kernel_hw, out_hw, stride, padding))
     return y, offset, offset
 
 
@@ -187,7 +192,7 @@ def test_maxpool(case, dtype, grid):
     gx = dev_nan(shape, dtype)
     launch(kernel("pool.cu", "maxpool_bwd_" + sfx(dtype)), gx._a.size,
            (dev(gy), arg, gx) + pool_ops._pool_args(shape, kernel_hw, out_hw, stride, padding, gx._a.size), grid)
-    gx_ref = pool_ops._maxpool_backward_xp(np, offset, gy, shape, kernel_hw, stride, padding)
+    gx_ref = pool_ops._maxpool_backward_xp(np, offset, gy, shape, _geom(kernel_hw, out_hw, stride, padding))
     np.testing.assert_allclose(gx.get(), gx_ref, **tol(dtype))
 
 

@@ -34,8 +34,16 @@ SCHEDULERS = [
     ("CosineAnnealingLR", dict(T_max=5, eta_min=0.01),
      lambda base, e: 0.01 + (base - 0.01) * (1 + math.cos(math.pi * e / 5)) / 2),
     ("CosineAnnealingLR", dict(T_max=10), lambda base, e: base * (1 + math.cos(math.pi * e / 10)) / 2),
+    ("MultiStepLR", dict(milestones=[3, 7, 7, 12], gamma=0.5),
+     lambda base, e: base * 0.5 ** sum(m <= e for m in [3, 7, 7, 12])),
+    ("MultiStepLR", dict(milestones=(10, 2)), lambda base, e: base * 0.1 ** sum(m <= e for m in (2, 10))),
+    ("LambdaLR", dict(lr_lambda=lambda e: 0.95 ** e + 0.01 * e), lambda base, e: base * (0.95 ** e + 0.01 * e)),
 ]
-IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for n, kw, _ in SCHEDULERS]
+def _short(v):
+    return "fn" if callable(v) else v
+
+
+IDS = [f"{n}-" + "-".join(f"{k}={_short(v)}" for k, v in kw.items()) for n, kw, _ in SCHEDULERS]
 
 
 @pytest.mark.parametrize("name,kwargs,closed_form", SCHEDULERS, ids=IDS)
@@ -188,3 +196,136 @@ def test_plateau_state_dict_round_trip():
         a.step(m)
         b.step(m)
         assert a.get_last_lr() == b.get_last_lr()
+
+
+# --- MultiStepLR, LambdaLR, OneCycleLR ---------------------------------------------------------------------
+def test_lambda_lr_per_group_functions_and_callable_state():
+    class Warmup:
+        def __init__(self, steps):
+            self.steps = steps
+
+        def __call__(self, e):
+            return min(1.0, (e + 1) / self.steps)
+
+    opt = make_optimizer()
+    sched = lr_scheduler.LambdaLR(opt, [Warmup(4), lambda e: 0.5 ** e])
+    got = sequence(sched, 6)
+    expect = [[0.1 * min(1.0, (e + 1) / 4), 0.03 * 0.5 ** e] for e in range(7)]
+    np.testing.assert_allclose(got, expect, rtol=1e-12)
+    sd = sched.state_dict()
+    assert sd["lr_lambdas"] == [{"steps": 4}, None]          # a callable object's state, not a function's
+    other = lr_scheduler.LambdaLR(make_optimizer(), [Warmup(10), lambda e: 0.5 ** e])
+    other.load_state_dict(sd)
+    assert other.lr_lambdas[0].steps == 4 and other.last_epoch == 6
+    with pytest.raises(ValueError, match="expected 2 lr_lambdas"):
+        lr_scheduler.LambdaLR(make_optimizer(), [lambda e: 1.0])
+    with pytest.raises(TypeError, match="lr_lambda must be callable"):
+        lr_scheduler.LambdaLR(make_optimizer(), 0.5)
+
+
+def test_multistep_lr_argument_errors():
+    with pytest.raises(ValueError, match="milestones must be non-negative integers"):
+        lr_scheduler.MultiStepLR(make_optimizer(), [2, -1])
+    with pytest.raises(TypeError, match="milestones must be a list"):
+        lr_scheduler.MultiStepLR(make_optimizer(), 3)
+
+
+ONECYCLE = [
+    ("SGD", dict(momentum=0.9), dict(max_lr=1.0, total_steps=25)),
+    ("SGD", dict(momentum=0.9), dict(max_lr=[1.0, 0.2], total_steps=20, anneal_strategy="linear", pct_start=0.4)),
+    ("Adam", {}, dict(max_lr=0.01, epochs=4, steps_per_epoch=5, three_phase=True)),
+    ("Adam", {}, dict(max_lr=0.01, total_steps=17, cycle_momentum=False, div_factor=10, final_div_factor=100)),
+    ("AdamW", {}, dict(max_lr=0.02, total_steps=12, base_momentum=0.8, max_momentum=(0.9, 0.99))),
+]
+
+
+def _momenta(opt):
+    return [g["betas"][0] if "betas" in g else g["momentum"] for g in opt.param_groups]
+
+
+@pytest.mark.parametrize("opt_name,opt_kw,kwargs", ONECYCLE, ids=[f"{o}-{i}" for i, (o, _, _) in enumerate(ONECYCLE)])
+def test_one_cycle_matches_torch_lr_and_momentum(opt_name, opt_kw, kwargs):
+    torch = pytest.importorskip("torch")
+    opt = make_optimizer(cls=getattr(optim, opt_name))
+    for g in opt.param_groups:
+        g.update(opt_kw)
+    sched = lr_scheduler.OneCycleLR(opt, **kwargs)
+    topt = getattr(torch.optim, opt_name)([{"params": [torch.zeros(1, requires_grad=True)], "lr": lr, **opt_kw}
+                                           for lr in BASE_LRS])
+    tsched = torch.optim.lr_scheduler.OneCycleLR(topt, **kwargs)
+    total = kwargs.get("total_steps") or kwargs["epochs"] * kwargs["steps_per_epoch"]
+    got, expect = [sched.get_last_lr()], [tsched.get_last_lr()]
+    got_m, expect_m = [_momenta(opt)], [_momenta(topt)]
+    for _ in range(total - 1):
+        opt.step()
+        topt.step()
+        sched.step()
+        tsched.step()
+        got.append(sched.get_last_lr())
+        expect.append(tsched.get_last_lr())
+        got_m.append(_momenta(opt))
+        expect_m.append(_momenta(topt))
+    np.testing.assert_allclose(got, expect, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(got_m, expect_m, rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match=f"Tried to step {total + 1} times"):
+        sched.step()
+        sched.step()
+
+
+def test_one_cycle_state_dict_round_trip():
+    def build(lrs=BASE_LRS):
+        opt = make_optimizer(lrs)
+        for g in opt.param_groups:
+            g["momentum"] = 0.9
+        return opt
+
+    opt = build()
+    full = sequence(lr_scheduler.OneCycleLR(opt, max_lr=0.5, total_steps=20), 19)
+    opt = build()
+    sched = lr_scheduler.OneCycleLR(opt, max_lr=0.5, total_steps=20)
+    sequence(sched, 8)
+    opt_sd, sd = opt.state_dict(), sched.state_dict()
+    opt2 = build([0.7, 0.7])
+    sched2 = lr_scheduler.OneCycleLR(opt2, max_lr=0.5, total_steps=20)
+    opt2.load_state_dict(opt_sd)
+    sched2.load_state_dict(sd)
+    np.testing.assert_allclose(sequence(sched2, 11), full[8:], rtol=1e-12)
+
+
+def test_one_cycle_argument_errors():
+    with pytest.raises(ValueError, match="pass total_steps, or both epochs and steps_per_epoch"):
+        lr_scheduler.OneCycleLR(make_optimizer(), max_lr=1.0, epochs=3)
+    with pytest.raises(ValueError, match="total_steps must be a positive integer"):
+        lr_scheduler.OneCycleLR(make_optimizer(), max_lr=1.0, total_steps=0)
+    with pytest.raises(ValueError, match="pct_start must be a float between 0 and 1"):
+        lr_scheduler.OneCycleLR(make_optimizer(), max_lr=1.0, total_steps=10, pct_start=1.5)
+    with pytest.raises(ValueError, match="anneal_strategy must be 'cos' or 'linear'"):
+        lr_scheduler.OneCycleLR(make_optimizer(), max_lr=1.0, total_steps=10, anneal_strategy="exp")
+    with pytest.raises(ValueError, match="expected 2 values for max_lr"):
+        lr_scheduler.OneCycleLR(make_optimizer(), max_lr=[1.0, 2.0, 3.0], total_steps=10)
+    with pytest.raises(ValueError, match="optimizer must support momentum or beta1"):
+        lr_scheduler.OneCycleLR(make_optimizer(cls=optim.Adagrad), max_lr=1.0, total_steps=10)
+
+
+@pytest.mark.parametrize("name, kwargs", [("OneCycleLR", dict(max_lr=0.5, total_steps=12)),
+                                          ("MultiStepLR", dict(milestones=[2, 5], gamma=0.3)),
+                                          ("LambdaLR", dict(lr_lambda=lambda e: 1.0 / (1 + e)))])
+def test_scheduled_training_equals_torch(name, kwargs, device):
+    """The optimizer's device-side learning rates follow the schedule: SGD with momentum, step for step."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    w0, grads = rng.standard_normal(4), rng.standard_normal((12, 4))
+    p = dc.tensor(w0, device=device, requires_grad=True)
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    sched = getattr(lr_scheduler, name)(opt, **kwargs)
+    tp = torch.tensor(w0, requires_grad=True)
+    topt = torch.optim.SGD([tp], lr=0.1, momentum=0.9)
+    tsched = getattr(torch.optim.lr_scheduler, name)(topt, **kwargs)
+    for g in grads[:11]:
+        p.grad = dc.tensor(g, device=device)
+        tp.grad = torch.tensor(g)
+        opt.step()
+        topt.step()
+        sched.step()
+        tsched.step()
+    np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-12, atol=1e-14)

@@ -71,7 +71,7 @@ def test_embedding_errors():
         embedding([0, 7, 2], w)
     with pytest.raises(IndexError, match="index -1 is out of range for num_embeddings=5"):
         embedding(np.array([[0], [-1]]), w)
-    with pytest.raises(TypeError, match="indices must be integers, got dtype float32"):
+    with pytest.raises(TypeError, match="indices must be integers .*got dtype float32"):
         embedding(dc.tensor([0.0, 1.0]), w)
     with pytest.raises(ValueError, match=r"weight must be 2-D .* got shape \(5,\)"):
         embedding([0], dc.zeros(5))

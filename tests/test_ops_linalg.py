@@ -1,44 +1,15 @@
-"""matmul (1-D operands, broadcast batch dims), dot, outer and the fused linear: forward vs NumPy, gradcheck."""
+"""Linear algebra beyond the registry (tests/registry/linalg.py holds matmul/dot/outer/einsum forward, gradient
+and torch cases): NumPy operands, needed-only gradients, errors (ShapeError), empty inner dimensions, the fused
+linear and the float32 matmul precision switch."""
 import numpy as np
 import pytest
-from harness import check_forward, check_grad, check_op
+from harness import check_forward, check_grad
 
 import deepcore as dc
+from deepcore.errors import ShapeError
 from deepcore.ops.linalg import linear
 
 DTYPES = [np.float32, np.float64]
-
-MATMUL_SHAPES = [
-    ((3,), (3,)),              # vector . vector -> 0-d
-    ((2, 3), (3,)),            # matrix @ vector
-    ((3,), (3, 4)),            # vector @ matrix
-    ((2, 3), (3, 4)),
-    ((1, 1), (1, 1)),
-    ((5, 2, 3), (3, 4)),       # batch @ matrix (the Linear case)
-    ((5, 2, 3), (3,)),
-    ((3,), (5, 3, 4)),
-    ((2, 3), (5, 3, 4)),       # matrix @ batch
-    ((5, 2, 3), (5, 3, 4)),
-    ((2, 1, 2, 3), (4, 3, 2)),  # (B, 1, n, k) @ (C, k, m): batch dims broadcast to (B, C)
-    ((1, 2, 3), (4, 3, 2)),
-]
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("sa,sb", MATMUL_SHAPES)
-def test_matmul(sa, sb, dtype, device):
-    a, b = np.random.standard_normal(sa), np.random.standard_normal(sb)
-    out = check_forward(dc.matmul, np.matmul, [a, b], device, dtype)
-    assert out.shape == np.matmul(a, b).shape
-    check_grad(dc.matmul, [a, b], device)
-
-
-@pytest.mark.parametrize("sa,sb", [((2, 3), (3, 4)), ((5, 2, 3), (3,)), ((3,), (3,))])
-def test_matmul_operator(sa, sb, device):
-    a, b = np.random.standard_normal(sa), np.random.standard_normal(sb)
-    check_op(lambda x, y: x @ y, np.matmul, [a, b], device, np.float64)
-    check_forward(lambda x, y: x.matmul(y), np.matmul, [a, b], device, np.float64)
-
 
 def test_matmul_with_numpy_operand():
     a, b = np.random.standard_normal((2, 3)), np.random.standard_normal((3, 4))
@@ -61,31 +32,49 @@ def test_matmul_gradient_only_where_needed(device):
     ((), (3,), r"matmul: both operands need at least one dimension"),
 ])
 def test_matmul_errors(sa, sb, msg, device):
-    with pytest.raises(ValueError, match=msg):
+    with pytest.raises(ShapeError, match=msg):
         dc.matmul(dc.ones(sa, device=device), dc.ones(sb, device=device))
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_dot(dtype, device):
-    a, b = np.random.standard_normal(4), np.random.standard_normal(4)
-    out = check_forward(dc.dot, np.dot, [a, b], device, dtype)
-    assert out.shape == ()
-    check_grad(dc.dot, [a, b], device)
-    assert dc.tensor(a, device=device).dot(dc.tensor(b, device=device)).shape == ()
-    with pytest.raises(ValueError, match=r"dot: expected two 1-D tensors, got shapes \(2, 2\) and \(4,\)"):
+def test_dot_outer_errors(device):
+    with pytest.raises(ShapeError, match=r"dot: expected two 1-D tensors, got shapes \(2, 2\) and \(4,\)"):
         dc.dot(dc.ones(2, 2, device=device), dc.ones(4, device=device))
-    with pytest.raises(ValueError, match=r"dot: shapes \(3,\) and \(4,\) do not align"):
+    with pytest.raises(ShapeError, match=r"dot: shapes \(3,\) and \(4,\) do not align"):
         dc.dot(dc.ones(3, device=device), dc.ones(4, device=device))
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n,m", [(3, 4), (1, 5), (2, 1)])
-def test_outer(n, m, dtype, device):
-    a, b = np.random.standard_normal(n), np.random.standard_normal(m)
-    check_op(dc.outer, np.outer, [a, b], device, dtype)
-    assert dc.tensor(a, device=device).outer(dc.tensor(b, device=device)).shape == (n, m)
-    with pytest.raises(ValueError, match=r"outer: expected two 1-D tensors"):
+    with pytest.raises(ShapeError, match=r"outer: expected two 1-D tensors"):
         dc.outer(dc.ones(2, 2, device=device), dc.ones(3, device=device))
+
+
+@pytest.mark.parametrize("sa,sb", [((2, 3, 0), (0, 5)), ((0,), (0,)), ((3, 0), (0,)), ((2, 1, 3, 0), (4, 0, 2))])
+def test_matmul_empty_inner_dimension_gives_zeros(sa, sb, device):
+    """Issue 14.6: ``(2, 3, 0) @ (0, 5)`` is zeros of shape (2, 3, 5), as in torch, with empty gradients."""
+    torch = pytest.importorskip("torch")
+    a = dc.zeros(sa, device=device, requires_grad=True)
+    b = dc.zeros(sb, device=device, requires_grad=True)
+    y = a @ b
+    expect = torch.zeros(sa) @ torch.zeros(sb)
+    assert y.shape == tuple(expect.shape) and y.dtype == dc.float32
+    np.testing.assert_array_equal(y.numpy(), np.zeros(y.shape))
+    y.backward(dc.ones(y.shape, device=device))
+    assert a.grad.shape == sa and b.grad.shape == sb
+
+
+def test_einsum_errors(device):
+    a, b = dc.ones(2, 3, device=device), dc.ones(4, 5, device=device)
+    with pytest.raises(ShapeError, match=r"einsum: subscript 'j' has size 3 in one operand and 4 in operand 1"):
+        dc.einsum("ij,jk->ik", a, b)
+    with pytest.raises(ShapeError, match=r"einsum: subscripts 'ijk' name 3 dimension\(s\) but operand 0 has shape"):
+        dc.einsum("ijk->i", a)
+    with pytest.raises(ValueError, match=r"einsum: equation 'ij,jk' has 2 operand\(s\) but 1 were given"):
+        dc.einsum("ij,jk", a)
+    with pytest.raises(ValueError, match=r"output subscript\(s\) 'z'"):
+        dc.einsum("ij->z", a)
+    with pytest.raises(ValueError, match="repeats in the output"):
+        dc.einsum("ij->ii", a)
+    with pytest.raises(ValueError, match="invalid subscript"):
+        dc.einsum("i1->i", a)
+    assert dc.einsum("ij,kl", a, b).shape == (2, 3, 4, 5)
+    assert dc.einsum("ij->", [a]).shape == ()
 
 
 # --- linear -----------------------------------------------------------------------------------------
@@ -138,7 +127,7 @@ def test_linear_is_one_function_and_skips_unneeded_grads(device):
     ((4, 3), (5, 3), (4,), r"linear: bias of shape \(4,\) does not match weight of shape \(5, 3\)"),
 ])
 def test_linear_errors(xs, ws, bs, msg, device):
-    with pytest.raises(ValueError, match=msg):
+    with pytest.raises(ShapeError, match=msg):
         linear(dc.ones(xs, device=device), dc.ones(ws, device=device),
                None if bs is None else dc.ones(bs, device=device))
 

@@ -1,198 +1,20 @@
-"""Losses: every loss x reduction x dtype x device against an independent NumPy formula and against torch,
-gradients by finite differences, plus stability at extreme logits and clear errors."""
+"""Losses beyond what the operator registry checks (tests/registry/loss.py holds every loss x reduction x dtype
+x device against NumPy and torch, with gradients): stability at extreme logits, 0-class and value checks
+(BCE's [0, 1] range, on the device without a sync), torch's edge gradients, clear errors, and the CUDA fast
+path of cross_entropy."""
 import numpy as np
 import pytest
-from harness import TOL, check_forward, check_grad
+from registry.loss import np_class_loss as _np_class_loss
+from registry.loss import np_log_softmax as _np_log_softmax
 
 import deepcore as dc
-from deepcore.ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss,
-                               mse_loss, nll_loss)
+from deepcore.errors import ShapeError
+from deepcore.ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss,
+                               kl_div, l1_loss, mse_loss, nll_loss, smooth_l1_loss)
 
 REDUCTIONS = ["mean", "sum", "none"]
 DTYPES = [np.float32, np.float64]
 RNG = np.random.default_rng(1234)
-
-
-# --- independent NumPy references ----------------------------------------------------------------
-def _np_reduce(loss, reduction, denom=None):
-    if reduction == "none":
-        return loss
-    if reduction == "sum":
-        return loss.sum()
-    return loss.sum() / (loss.size if denom is None else denom)
-
-
-def _np_log_softmax(x, axis=1):
-    m = x.max(axis=axis, keepdims=True)
-    return x - m - np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
-
-
-def _np_class_loss(logp, y, weight, ignore_index, eps, reduction):
-    """Per-sample loop: loss_i = -sum_k q_k w_k log p_ik with q = (1-eps) onehot + eps/C (torch's definition)."""
-    logp = np.moveaxis(logp, 1, -1)  # (N, d..., C)
-    C = logp.shape[-1]
-    w = np.ones(C) if weight is None else weight
-    flat_lp, flat_y = logp.reshape(-1, C), np.asarray(y).reshape(-1)
-    losses, denom = np.zeros(flat_y.size), 0.0
-    for i, (lp, k) in enumerate(zip(flat_lp, flat_y)):
-        if k == ignore_index:
-            continue
-        losses[i] = -(w[k] * (1 - eps) * lp[k]) - (eps / C) * (w * lp).sum()
-        denom += w[k]
-    return _np_reduce(losses.reshape(np.shape(y)), reduction, denom)
-
-
-def _np_log_sigmoid(x):
-    return -np.logaddexp(0.0, -x)
-
-
-# --- cases: name -> (arrays, deepcore fn(reduction), numpy fn(reduction), torch fn(reduction)) ------------
-def _probs(shape):
-    return RNG.uniform(0.05, 0.95, shape)
-
-
-def _cases():
-    c = {}
-    x, t = RNG.standard_normal((3, 4)), RNG.standard_normal((3, 4))
-    c["mse"] = ([x, t], lambda r: lambda a, b: mse_loss(a, b, reduction=r),
-                lambda r: lambda a, b: _np_reduce((a - b) ** 2, r),
-                lambda F, r: lambda a, b: F.mse_loss(a, b, reduction=r))
-    c["mse_broadcast"] = ([RNG.standard_normal((2, 3)), RNG.standard_normal((3,))],
-                          lambda r: lambda a, b: mse_loss(a, b, reduction=r),
-                          lambda r: lambda a, b: _np_reduce((a - b) ** 2, r), None)
-    c["mse_scalar"] = ([np.array(0.7), np.array(-0.2)], lambda r: lambda a, b: mse_loss(a, b, reduction=r),
-                       lambda r: lambda a, b: _np_reduce((a - b) ** 2, r),
-                       lambda F, r: lambda a, b: F.mse_loss(a, b, reduction=r))
-    c["l1"] = ([RNG.standard_normal((2, 3, 2)), RNG.standard_normal((2, 3, 2))],
-               lambda r: lambda a, b: l1_loss(a, b, reduction=r),
-               lambda r: lambda a, b: _np_reduce(np.abs(a - b), r),
-               lambda F, r: lambda a, b: F.l1_loss(a, b, reduction=r))
-
-    def np_bce(w=None):
-        def ref(p, t, *ws):
-            ww = ws[0] if ws else (1.0 if w is None else w)
-            return -ww * (t * np.maximum(np.log(p), -100) + (1 - t) * np.maximum(np.log(1 - p), -100))
-        return ref
-    c["bce"] = ([_probs((4, 3)), _probs((4, 3))],
-                lambda r: lambda p, t: binary_cross_entropy(p, t, reduction=r),
-                lambda r: lambda p, t: _np_reduce(np_bce()(p, t), r),
-                lambda F, r: lambda p, t: F.binary_cross_entropy(p, t, reduction=r))
-    c["bce_weight"] = ([_probs((4, 3)), _probs((4, 3)), RNG.uniform(0.5, 2.0, (3,))],
-                       lambda r: lambda p, t, w: binary_cross_entropy(p, t, weight=w, reduction=r),
-                       lambda r: lambda p, t, w: _np_reduce(np_bce()(p, t, w), r),
-                       lambda F, r: lambda p, t, w: F.binary_cross_entropy(p, t, weight=w, reduction=r))
-
-    def np_bcewl(x, t, w=1.0, pw=1.0):
-        return -w * (pw * t * _np_log_sigmoid(x) + (1 - t) * _np_log_sigmoid(-x))
-    c["bce_logits"] = ([RNG.standard_normal((5, 2)) * 3, _probs((5, 2))],
-                       lambda r: lambda x, t: binary_cross_entropy_with_logits(x, t, reduction=r),
-                       lambda r: lambda x, t: _np_reduce(np_bcewl(x, t), r),
-                       lambda F, r: lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction=r))
-    c["bce_logits_weights"] = (
-        [RNG.standard_normal((3, 4)) * 3, _probs((3, 4)), RNG.uniform(0.5, 2, (3, 1)), RNG.uniform(0.5, 3, (4,))],
-        lambda r: lambda x, t, w, pw: binary_cross_entropy_with_logits(x, t, weight=w, pos_weight=pw, reduction=r),
-        lambda r: lambda x, t, w, pw: _np_reduce(np_bcewl(x, t, w, pw), r),
-        lambda F, r: lambda x, t, w, pw: F.binary_cross_entropy_with_logits(x, t, weight=w, pos_weight=pw,
-                                                                            reduction=r))
-
-    y = RNG.integers(0, 5, (6,))
-    c["ce"] = ([RNG.standard_normal((6, 5)) * 2, y],
-               lambda r: lambda x, t: cross_entropy(x, t, reduction=r),
-               lambda r: lambda x, t: _np_class_loss(_np_log_softmax(x), t, None, -100, 0.0, r),
-               lambda F, r: lambda x, t: F.cross_entropy(x, t, reduction=r))
-    w5 = RNG.uniform(0.2, 2.0, 5)
-    y_ign = y.copy()
-    y_ign[[1, 4]] = 2
-    c["ce_weight_ignore_smooth"] = (
-        [RNG.standard_normal((6, 5)), y_ign.astype(np.int32)],
-        lambda r: lambda x, t: cross_entropy(x, t, weight=dc.tensor(w5, device=x.device), ignore_index=2,
-                                             label_smoothing=0.15, reduction=r),
-        lambda r: lambda x, t: _np_class_loss(_np_log_softmax(x), t, w5, 2, 0.15, r),
-        lambda F, r: lambda x, t: F.cross_entropy(x, t.long(), weight=_torch_const(w5, x), ignore_index=2,
-                                                  label_smoothing=0.15, reduction=r))
-    ys = RNG.integers(0, 3, (2, 2, 3))
-    ys[0, 1, 2] = -100
-    c["ce_spatial"] = ([RNG.standard_normal((2, 3, 2, 3)), ys],
-                       lambda r: lambda x, t: cross_entropy(x, t, reduction=r),
-                       lambda r: lambda x, t: _np_class_loss(_np_log_softmax(x), t, None, -100, 0.0, r),
-                       lambda F, r: lambda x, t: F.cross_entropy(x, t, reduction=r))
-    c["ce_unbatched"] = ([RNG.standard_normal((4,)), np.array(3)],
-                         lambda r: lambda x, t: cross_entropy(x, t, reduction=r),
-                         lambda r: lambda x, t: _np_class_loss(_np_log_softmax(x[None]), t[None], None, -100, 0.0,
-                                                               r).reshape(()),
-                         lambda F, r: lambda x, t: F.cross_entropy(x, t, reduction=r))
-    q = RNG.random((4, 3))
-    q /= q.sum(axis=1, keepdims=True)
-    w3 = RNG.uniform(0.5, 2.0, 3)
-
-    def np_ce_probs(x, t, r, w=None, eps=0.0):
-        tt = t * (1 - eps) + eps / x.shape[1]
-        return _np_reduce(-((np.ones(3) if w is None else w) * tt * _np_log_softmax(x)).sum(axis=1), r)
-    c["ce_probs"] = ([RNG.standard_normal((4, 3)), q],
-                     lambda r: lambda x, t: cross_entropy(x, t, reduction=r),
-                     lambda r: lambda x, t: np_ce_probs(x, t, r),
-                     lambda F, r: lambda x, t: F.cross_entropy(x, t, reduction=r))
-    c["ce_probs_weight_smooth"] = (
-        [RNG.standard_normal((4, 3)), q],
-        lambda r: lambda x, t: cross_entropy(x, t, weight=dc.tensor(w3, device=x.device), label_smoothing=0.1,
-                                             reduction=r),
-        lambda r: lambda x, t: np_ce_probs(x, t, r, w3, 0.1),
-        lambda F, r: lambda x, t: F.cross_entropy(x, t, weight=_torch_const(w3, x), label_smoothing=0.1, reduction=r))
-    lp = _np_log_softmax(RNG.standard_normal((5, 4)))
-    yn = RNG.integers(0, 4, (5,))
-    yn[2] = -100
-    c["nll"] = ([lp, yn], lambda r: lambda x, t: nll_loss(x, t, reduction=r),
-                lambda r: lambda x, t: _np_class_loss(x, t, None, -100, 0.0, r),
-                lambda F, r: lambda x, t: F.nll_loss(x, t, reduction=r))
-    w4 = RNG.uniform(0.2, 2.0, 4)
-    c["nll_weight_spatial"] = (
-        [_np_log_softmax(RNG.standard_normal((2, 4, 3))), RNG.integers(0, 4, (2, 3))],
-        lambda r: lambda x, t: nll_loss(x, t, weight=dc.tensor(w4, device=x.device), reduction=r),
-        lambda r: lambda x, t: _np_class_loss(x, t, w4, -100, 0.0, r),
-        lambda F, r: lambda x, t: F.nll_loss(x, t, weight=_torch_const(w4, x), reduction=r))
-    return c
-
-
-def _torch_const(array, like):
-    import torch
-    return torch.tensor(array, dtype=like.dtype)
-
-
-CASES = _cases()
-
-
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", list(CASES))
-def test_loss_vs_numpy(name, reduction, dtype, device):
-    arrays, dc_fn, np_fn, _ = CASES[name]
-    out = check_forward(dc_fn(reduction), np_fn(reduction), arrays, device, dtype)
-    assert out.dtype == dtype
-    if dtype == np.float64:  # gradients are checked in float64 whatever the forward dtype
-        check_grad(dc_fn(reduction), arrays, device)
-
-
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", [n for n, case in CASES.items() if case[3] is not None])
-def test_loss_vs_torch(name, reduction, dtype, device):
-    torch = pytest.importorskip("torch")
-    arrays, dc_fn, _, torch_fn = CASES[name]
-    tdt = torch.float32 if dtype == np.float32 else torch.float64
-    # torch differentiates the input (not every loss's target/weight); those are covered by gradcheck
-    tt = [torch.tensor(a, dtype=tdt, requires_grad=(i == 0)) if a.dtype.kind == "f" else torch.tensor(a)
-          for i, a in enumerate(arrays)]
-    dt = [dc.tensor(a.astype(dtype), device=device, requires_grad=(i == 0)) if a.dtype.kind == "f"
-          else dc.tensor(a, device=device) for i, a in enumerate(arrays)]
-    expect = torch_fn(torch.nn.functional, reduction)(*tt)
-    got = dc_fn(reduction)(*dt)
-    tol = TOL[dtype]
-    np.testing.assert_allclose(got.numpy(), expect.detach().numpy(), **tol)
-    seed = np.random.default_rng(5).standard_normal(got.shape)
-    got.backward(dc.tensor(seed.astype(dtype), device=device))
-    expect.backward(torch.tensor(seed, dtype=tdt))
-    np.testing.assert_allclose(dt[0].grad.numpy(), tt[0].grad.numpy(), rtol=tol["rtol"] * 10,
-                               atol=tol["atol"] * 10)
 
 
 # --- stability and special values ------------------------------------------------------------------
@@ -234,7 +56,7 @@ def test_cross_entropy_is_one_fused_node(device):
 @pytest.mark.parametrize("target", [np.array([2, 0, 1], np.int32), np.array([2, 0, 1], np.int64), [2, 0, 1]])
 def test_cross_entropy_target_kinds(target, device):
     x = RNG.standard_normal((3, 4)).astype(np.float32)
-    expect = _np_class_loss(_np_log_softmax(x.astype(np.float64)), np.array([2, 0, 1]), None, -100, 0.0, "mean")
+    expect = _np_class_loss(_np_log_softmax(x.astype(np.float64)), np.array([2, 0, 1]))
     kinds = [dc.tensor(np.asarray(target), device=device)]
     if device == "cpu":  # raw host data is accepted next to a CPU tensor (refused next to a CUDA one, tested below)
         kinds.insert(0, target)
@@ -326,7 +148,8 @@ def test_cuda_cross_entropy_is_one_launch_each_way(reduction, device):
         loss.backward(g)
     assert fwd.by_name == {"ce_fwd_f32_i64": 1} and bwd.by_name == {"ce_bwd_f32_i64": 1}, (fwd.by_name, bwd.by_name)
     assert (fwd.syncs, fwd.copies, bwd.syncs, bwd.copies) == (0, 0, 0, 0)
-    want = _np_class_loss(_np_log_softmax(x.numpy().astype(np.float64)), y.numpy(), w.numpy(), -100, 0.1, reduction)
+    want = _np_class_loss(_np_log_softmax(x.numpy().astype(np.float64)), y.numpy(), w.numpy(), reduction=reduction,
+                          label_smoothing=0.1)
     np.testing.assert_allclose(loss.numpy(), want, rtol=1e-5, atol=1e-6)
 
 
@@ -340,3 +163,126 @@ def test_cuda_cross_entropy_flag_reports_each_bad_batch(device):
         with pytest.raises(IndexError, match="cross_entropy: a target class was out of range for 3 classes"):
             dc.cuda.synchronize()
         cross_entropy(x, dc.tensor([0, 1, 1, 2], device=device)).item()      # good targets: nothing reported
+
+
+# --- issue 14: zero-size inputs, value checks, torch's edge gradients, shape errors -------------------------
+def test_cross_entropy_with_no_classes_matches_torch(device):
+    """(N, 0) logits: a real target is out of range (torch: IndexError); all targets ignored give NaN / zeros."""
+    x = dc.zeros(3, 0, device=device)
+    y = dc.tensor([0, 0, 0], device=device)
+    for fn in (cross_entropy, nll_loss):
+        if device == "cpu":
+            with pytest.raises(IndexError, match="0 classes"):
+                fn(x, y)
+        else:                                             # found on the device, reported at the next sync
+            fn(x, y)
+            with pytest.raises(IndexError, match="0 classes"):
+                dc.cuda.synchronize()
+        ignored = dc.tensor([-100, -100, -100], device=device)
+        assert np.isnan(fn(x, ignored).item())
+        np.testing.assert_array_equal(fn(x, ignored, reduction="none").numpy(), np.zeros(3))
+    xg = dc.zeros(3, 0, device=device, requires_grad=True)
+    loss = cross_entropy(xg, dc.zeros(3, 0, device=device), reduction="sum")   # probability targets
+    assert loss.item() == 0.0
+    loss.backward()
+    assert xg.grad.shape == (3, 0)
+
+
+@pytest.mark.parametrize("p, t, what", [([0.2, 1.5], [0.0, 1.0], "input"), ([-0.1, 0.5], [0.0, 1.0], "input"),
+                                        ([0.2, float("nan")], [0.0, 1.0], "input"),
+                                        ([0.2, 0.5], [0.0, 1.2], "target")])
+def test_bce_refuses_values_outside_0_1_like_torch(p, t, what, device):
+    msg = f"binary_cross_entropy: all elements of {what} should be between 0 and 1"
+    pt, tt = dc.tensor(p, device=device), dc.tensor(t, device=device)
+    if device == "cpu":
+        with pytest.raises(RuntimeError, match=msg):
+            binary_cross_entropy(pt, tt)
+        return
+    import sys
+    emulation = sys.modules.get("cupy_emulation")
+    counting = emulation.counting() if emulation is not None and emulation.is_active() else None
+    if counting is not None:
+        with counting as counts:                          # checked on the device: no sync, no copy
+            binary_cross_entropy(pt, tt)
+        assert counts.syncs == counts.copies == 0, counts
+    else:
+        binary_cross_entropy(pt, tt)
+    with pytest.raises(RuntimeError, match=msg):
+        dc.cuda.synchronize()
+    binary_cross_entropy(dc.tensor([0.2, 0.5], device=device), dc.tensor([0.0, 1.0], device=device)).item()
+
+
+def test_bce_target_gradient_at_0_and_1_matches_torch(device):
+    """torch clamps the logs at -100 in the loss, but d/dt = log(1 - p) - log(p) is unclamped: +-inf at 0, 1."""
+    p = dc.tensor([0.0, 1.0, 0.0, 1.0, 0.5], device=device, requires_grad=True)
+    t = dc.tensor([0.3, 0.3, 1.0, 0.0, 0.2], device=device, requires_grad=True)
+    loss = binary_cross_entropy(p, t, reduction="sum")
+    np.testing.assert_allclose(loss.item(), 0.3 * 100 + 0.7 * 100 + 100 + 100 + -(0.2 * np.log(0.5) + 0.8 *
+                                                                                   np.log(0.5)), rtol=1e-5)
+    loss.backward()
+    np.testing.assert_array_equal(t.grad.numpy(), np.array([np.inf, -np.inf, np.inf, -np.inf, 0.0], np.float32))
+    np.testing.assert_allclose(p.grad.numpy(), [-0.3e12, 0.7e12, -1e12, 1e12, 1.2], rtol=1e-5)
+
+
+def test_bce_target_gradient_vs_torch_float32_extremes():
+    torch = pytest.importorskip("torch")
+    p = np.array([0.0, 1.0, 1e-30, 1 - 6e-8, 0.5], np.float32)
+    t = np.array([0.3, 0.3, 0.2, 0.9, 0.1], np.float32)
+    dp, dt = dc.tensor(p, requires_grad=True), dc.tensor(t, requires_grad=True)
+    tp, tt = torch.tensor(p, requires_grad=True), torch.tensor(t, requires_grad=True)
+    binary_cross_entropy(dp, dt, reduction="sum").backward()
+    torch.nn.functional.binary_cross_entropy(tp, tt, reduction="sum").backward()
+    np.testing.assert_allclose(dt.grad.numpy(), tt.grad.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(dp.grad.numpy(), tp.grad.numpy(), rtol=1e-5)
+
+
+def test_probability_targets_with_ignore_index_raise_like_torch():
+    x, q = dc.zeros(2, 3), dc.full((2, 3), 1 / 3)
+    with pytest.raises(RuntimeError, match="ignore_index is not supported for probability"):
+        cross_entropy(x, q, ignore_index=1)
+    for ignore in (-100, -1):                              # torch accepts negative ones (nothing to ignore)
+        np.testing.assert_allclose(cross_entropy(x, q, ignore_index=ignore).item(), np.log(3), rtol=1e-6)
+
+
+def test_class_loss_shape_errors_are_shape_errors():
+    """RuntimeError (torch) and ValueError (NumPy) both catch them; messages name the shapes."""
+    x = dc.zeros(4, 3)
+    cases = [(lambda: cross_entropy(x, np.zeros(5, np.int64)),
+              r"target shape \(5,\) does not match logits batch \(4,\)"),
+             (lambda: cross_entropy(x, np.zeros((4, 2), np.float32)),
+              r"probability target shape \(4, 2\) does not match logits shape \(4, 3\)"),
+             (lambda: cross_entropy(x, [0, 1, 2, 0], weight=np.ones(2)), r"weight of shape \(2,\) does not match 3"),
+             (lambda: cross_entropy(dc.tensor(1.0), np.array(0)), "class dimension"),
+             (lambda: nll_loss(x, np.zeros((4, 1), np.int64)), r"target shape \(4, 1\)"),
+             (lambda: binary_cross_entropy(dc.full((2, 3), 0.5), np.ones(3)), r"target shape \(3,\)"),
+             (lambda: mse_loss(dc.zeros(2, 3), np.ones(2)), r"input shape \(2, 3\) and target shape \(2,\)")]
+    for call, msg in cases:
+        for kind in (ShapeError, RuntimeError, ValueError):
+            with pytest.raises(kind, match=msg):
+                call()
+
+
+def test_new_regression_loss_arguments_are_checked():
+    x = dc.zeros(2, 3)
+    with pytest.raises(ValueError, match="beta must be >= 0"):
+        smooth_l1_loss(x, x, beta=-1.0)
+    with pytest.raises(ValueError, match="delta must be > 0"):
+        huber_loss(x, x, delta=0.0)
+    with pytest.raises(ValueError, match="'avg'"):
+        kl_div(x, x, reduction="avg")
+    with pytest.raises(ShapeError, match=r"huber_loss: input shape \(2, 3\) and target shape \(2,\)"):
+        huber_loss(x, dc.zeros(2))
+    with pytest.raises(ShapeError, match=r"mse_loss: weight shape \(3,\) does not match input shape \(2, 3\)"):
+        mse_loss(x, x, weight=dc.ones(3))                 # torch: weights and input must have the same size
+
+
+def test_empty_means_are_nan_without_warnings():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for fn in (mse_loss, l1_loss, smooth_l1_loss, huber_loss):
+            x = dc.zeros(0, 3, requires_grad=True)
+            out = fn(x, dc.zeros(0, 3))
+            assert np.isnan(out.item())
+            out.backward()
+            assert x.grad.shape == (0, 3)

@@ -1,48 +1,19 @@
-"""Pooling: forward against naive loops and PyTorch, gradients by finite differences, fast paths vs generic."""
+"""Pooling beyond the operator registry (tests/registry/pool.py holds forward, gradcheck and PyTorch parity of
+max/avg pooling 1-D/2-D with every option, and adaptive average pooling): the numba and CUDA kernels
+against the generic path, which options reach the fast paths, NaN/inf locality of adaptive pooling,
+the nn layers, and errors."""
 
 import numpy as np
 import pytest
-from harness import check_forward, check_grad
 
 import deepcore as dc
-from deepcore.backend import fastpath
+import deepcore.nn as nn
 import deepcore.nn.functional as F
+from deepcore.backend import fastpath
+from deepcore.errors import ShapeError
 from deepcore.ops import pool as pool_mod
 
-
-def _pair(v):
-    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-
-
-def naive_pool(x, kernel, stride=None, padding=0, mode="max"):
-    """Direct definition: loop over the windows of the padded input (-inf or 0 padding)."""
-    (kh, kw), (ph, pw) = _pair(kernel), _pair(padding)
-    sh, sw = _pair(kernel if stride is None else stride)
-    fill = -np.inf if mode == "max" else 0.0
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
-    oh = (xp.shape[2] - kh) // sh + 1
-    ow = (xp.shape[3] - kw) // sw + 1
-    y = np.empty(x.shape[:2] + (oh, ow))
-    for i in range(oh):
-        for j in range(ow):
-            win = xp[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
-            y[:, :, i, j] = win.max(axis=(2, 3)) if mode == "max" else win.mean(axis=(2, 3))
-    return y
-
-
-def naive_adaptive_avg(x, out):
-    oh, ow = _pair(out)
-    h, w = x.shape[2:]
-    y = np.empty(x.shape[:2] + (oh, ow))
-    for i in range(oh):
-        for j in range(ow):
-            hs, he = (i * h) // oh, -(-((i + 1) * h) // oh)
-            ws, we = (j * w) // ow, -(-((j + 1) * w) // ow)
-            y[:, :, i, j] = x[:, :, hs:he, ws:we].mean(axis=(2, 3))
-    return y
-
-
-# (x shape, kernel_size, stride, padding)
+# (x shape, kernel_size, stride, padding): geometries for the kernel-level tests
 POOL_CASES = [
     ((2, 3, 6, 6), 2, None, 0),
     ((2, 3, 7, 5), 3, 2, 1),          # overlapping windows with padding
@@ -51,44 +22,14 @@ POOL_CASES = [
     ((1, 2, 5, 6), 5, 1, 2),          # padding = kernel // 2
 ]
 POOL_IDS = [f"x{c[0]}k{c[1]}s{c[2]}p{c[3]}".replace(" ", "") for c in POOL_CASES]
-FNS = {"max": F.max_pool2d, "avg": F.avg_pool2d}
 
 
 def _x(shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("mode", ["max", "avg"])
-@pytest.mark.parametrize("case", POOL_CASES, ids=POOL_IDS)
-def test_pool_forward_matches_naive_loop(case, mode, dtype, device):
-    xs, k, s, p = case
-    check_forward(lambda x: FNS[mode](x, k, s, p), lambda x: naive_pool(x, k, s, p, mode), [_x(xs)], device, dtype)
-
-
-@pytest.mark.parametrize("mode", ["max", "avg"])
-@pytest.mark.parametrize("case", POOL_CASES, ids=POOL_IDS)
-def test_pool_forward_and_grad_match_torch(case, mode, device):
-    torch = pytest.importorskip("torch")
-    xs, k, s, p = case
-    x = _x(xs)
-    tx = torch.tensor(x, requires_grad=True)
-    tfn = torch.nn.functional.max_pool2d if mode == "max" else torch.nn.functional.avg_pool2d
-    ty = tfn(tx, k, s, p)
-    gy = _x(tuple(ty.shape), seed=1)
-    ty.backward(torch.tensor(gy))
-    X = dc.tensor(x, device=device, requires_grad=True)
-    y = FNS[mode](X, k, stride=s, padding=p)
-    y.backward(dc.tensor(gy, device=device))
-    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(X.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("mode", ["max", "avg"])
-@pytest.mark.parametrize("case", POOL_CASES[1:4], ids=POOL_IDS[1:4])
-def test_pool_gradcheck(case, mode, device):
-    xs, k, s, p = case
-    check_grad(lambda x: FNS[mode](x, k, s, p), [_x(xs)], device)
+def _geom(xs, k, s, p, **kw):
+    return pool_mod._check_pool("max_pool2d", dc.zeros(xs), k, s, p, **kw)[2]
 
 
 def test_max_pool_gradient_accumulates_over_overlapping_windows(device):
@@ -101,26 +42,30 @@ def test_max_pool_gradient_accumulates_over_overlapping_windows(device):
     np.testing.assert_array_equal(X.grad.numpy(), expect)
 
 
-def test_max_pool_propagates_nan(device):
-    x = np.arange(16.0).reshape(1, 1, 4, 4)
-    x[0, 0, 0, 1] = np.nan
-    y = F.max_pool2d(dc.tensor(x, device=device), 2).numpy()
-    assert np.isnan(y[0, 0, 0, 0]) and not np.isnan(y[0, 0, 1:, :]).any() and not np.isnan(y[0, 0, :, 1]).any()
+@pytest.mark.parametrize("kw", [{}, {"dilation": 2}, {"ceil_mode": True}], ids=["plain", "dilation", "ceil"])
+def test_max_pool_propagates_nan(kw, device):
+    torch = pytest.importorskip("torch")
+    x = np.arange(49.0).reshape(1, 1, 7, 7)
+    x[0, 0, 2, 4] = np.nan                             # read by a window in every geometry here
+    y, idx = F.max_pool2d(dc.tensor(x, device=device), 2, return_indices=True, **kw)
+    ty, tidx = torch.nn.functional.max_pool2d(torch.tensor(x), 2, return_indices=True, **kw)
+    assert np.isnan(y.numpy()).any()
+    np.testing.assert_array_equal(y.numpy(), ty.numpy())        # NaN where torch has NaN
+    np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", POOL_CASES[1:4], ids=POOL_IDS[1:4])
 def test_numba_maxpool_backward_matches_generic(case, dtype):
     xs, k, s, p = case
-    hyper = pool_mod._check_pool("max_pool2d", dc.zeros(xs), k, s, p)[1]
+    g = _geom(xs, k, s, p)
     rng = np.random.default_rng(0)
-    kh, kw = hyper["kernel"]
-    arg = rng.integers(0, kh * kw, size=xs[:2] + hyper["out_hw"]).astype(np.int16)
+    kh, kw = g.kernel
+    arg = rng.integers(0, kh * kw, size=xs[:2] + g.out_hw).astype(np.int32)
     gy = rng.standard_normal(arg.shape).astype(dtype)
-    args = (arg, gy, xs, hyper["kernel"], hyper["stride"], hyper["padding"])
     with fastpath.forced(True):
-        fast = pool_mod._maxpool_backward(np, *args)
-    generic = pool_mod._maxpool_backward_xp(np, *args)
+        fast = pool_mod._maxpool_backward(np, arg, gy, xs, g)
+    generic = pool_mod._maxpool_backward_xp(np, arg, gy, xs, g)
     assert fast.dtype == dtype
     np.testing.assert_allclose(fast, generic, rtol=1e-6, atol=1e-6)
 
@@ -129,68 +74,26 @@ def test_numba_maxpool_backward_matches_generic(case, dtype):
 @pytest.mark.parametrize("case", POOL_CASES, ids=POOL_IDS)
 def test_numba_maxpool_forward_matches_generic(case, dtype):
     xs, k, s, p = case
-    hyper = pool_mod._check_pool("max_pool2d", dc.zeros(xs), k, s, p)[1]
+    g = _geom(xs, k, s, p)
     x = _x(xs).astype(dtype)
     x.reshape(-1)[::7] = np.nan      # NaN handling must agree too
     x.reshape(-1)[1::5] = 0.25       # and ties: the first maximum of a window wins
-    args = (x, hyper["kernel"], hyper["out_hw"], hyper["stride"], hyper["padding"])
     with fastpath.forced(True):
-        y_fast, arg_fast = pool_mod._maxpool_forward(np, *args)
-    y_gen, arg_gen = pool_mod._maxpool_forward_xp(np, *args)
+        y_fast, arg_fast = pool_mod._maxpool_forward(np, x, g)
+    y_gen, arg_gen = pool_mod._maxpool_forward_xp(np, x, g)
     assert y_fast.dtype == dtype and arg_fast.dtype == arg_gen.dtype
     np.testing.assert_array_equal(y_fast, y_gen)
     np.testing.assert_array_equal(arg_fast, arg_gen)
 
 
-def test_max_pool_generic_path_equals_fast_path():
-    x = _x((2, 3, 7, 5))
-
-    def grad():
-        X = dc.tensor(x, requires_grad=True)
-        y = F.max_pool2d(X, 3, 2, 1)
-        y.backward(dc.tensor(_x(y.shape, seed=1)))
-        return X.grad.numpy()
-
-    with fastpath.forced(True):
-        fast = grad()
-    with fastpath.forced(False):
-        np.testing.assert_allclose(grad(), fast, rtol=1e-12, atol=1e-14)  # summation order may differ
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("mode", ["max", "avg"])
-@pytest.mark.parametrize("case", POOL_CASES, ids=POOL_IDS)
-def test_cuda_pool_kernels_match_numpy(case, mode, dtype, device):
-    if device == "cpu":
-        pytest.skip("compares the CUDA kernels with the NumPy path")
-    xs, k, s, p = case
-    x = _x(xs).astype(dtype)
-    gy_shape = F.max_pool2d(dc.tensor(x), k, s, p).shape
-    gy = _x(gy_shape, seed=1).astype(dtype)
-    results = []
-    for dev in ("cpu", device):  # the cuda run goes through pool.cu, the cpu run through the generic path
-        X = dc.tensor(x, device=dev, requires_grad=True)
-        y = FNS[mode](X, k, s, p)
-        y.backward(dc.tensor(gy, device=dev))
-        assert y.dtype == dtype and X.grad.dtype == dtype
-        results.append((y.numpy(), X.grad.numpy()))
-    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(results[1][0], results[0][0], **tol)
-    np.testing.assert_allclose(results[1][1], results[0][1], **tol)
-
-
 def test_cuda_max_pool_indices_point_at_the_maximum(device):
     if device == "cpu":
-        pytest.skip("checks the argmax indices written by the CUDA kernel")
+        pytest.skip("checks the argmax offsets written by the CUDA kernel")
     import cupy
     x = _x((2, 3, 7, 5)).astype(np.float32)
-    X = cupy.asarray(x)
-    fn = pool_mod.MaxPool2d(**pool_mod._check_pool("max_pool2d", dc.zeros(x.shape), 3, 2, 1)[1])
-    fn._xp = cupy
-    fn.needs_input_grad = (True,)
+    g = _geom(x.shape, 3, 2, 1)
     with fastpath.forced(True):
-        y = fn.forward(X)
-    (arg,) = fn.saved_tensors
+        y, arg = pool_mod._maxpool_forward(cupy, cupy.asarray(x), g)
     arg = cupy.asnumpy(arg)                             # offset i * KW + j inside each window
     oh, ow = np.arange(y.shape[2])[:, None], np.arange(y.shape[3])[None, :]
     h, w = oh * 2 - 1 + arg // 3, ow * 2 - 1 + arg % 3
@@ -199,64 +102,159 @@ def test_cuda_max_pool_indices_point_at_the_maximum(device):
     np.testing.assert_array_equal(picked, cupy.asnumpy(y))
 
 
+@pytest.fixture
+def chosen(monkeypatch):
+    """The fast-path ops handed out by ``fastpath.select`` during the test."""
+    seen = []
+    real = fastpath.select
+
+    def spy(op, *args, **kwargs):
+        fn = real(op, *args, **kwargs)
+        if fn is not None:
+            seen.append(op)
+        return fn
+
+    monkeypatch.setattr(fastpath, "select", spy)
+    return seen
+
+
+@pytest.mark.parametrize("fn, kw, fast", [
+    (F.max_pool2d, {}, True),
+    (F.max_pool2d, {"return_indices": True}, True),
+    (F.max_pool2d, {"ceil_mode": True}, True),            # 6 = 2*3: ceil_mode adds no window here
+    (F.max_pool2d, {"dilation": 2}, False),
+    (F.max_pool2d, {"stride": 2, "ceil_mode": True, "kernel_size": 3}, False),  # a window beyond the padding
+    (F.avg_pool2d, {}, "cuda"),
+    (F.avg_pool2d, {"count_include_pad": False, "padding": 1}, False),
+    (F.avg_pool2d, {"divisor_override": 3}, False),
+    (F.avg_pool2d, {"stride": 2, "ceil_mode": True, "kernel_size": 3}, False),
+])
+def test_fast_paths_take_only_the_geometry_they_handle(fn, kw, fast, device, chosen):
+    """The numba/CUDA kernels know no dilation, ceil-mode windows or other divisors: those run generic."""
+    kw = dict(kw)
+    k = kw.pop("kernel_size", 2)
+    with fastpath.forced(True):
+        X = dc.tensor(_x((2, 3, 6, 6)), device=device, requires_grad=True)
+        out = fn(X, k, **kw)
+        out = out[0] if isinstance(out, tuple) else out
+        out.sum().backward()
+    expect = fast if isinstance(fast, bool) else device == fast
+    if expect and not (device == "cpu" and fn is F.max_pool2d and pool_mod._numba_kernels() is None):
+        assert chosen, "the plain geometry should reach the fast path"
+    if not expect:
+        assert not chosen, f"{chosen} chosen for options the kernels do not handle"
+
+
 # ---------------------------------------------------------------------------------------------------------
-# adaptive average pooling
+# adaptive average pooling (issue 14.7): uneven bins, non-finite inputs, empty axes
 
-ADAPTIVE_CASES = [((2, 3, 6, 6), 3), ((2, 3, 6, 8), (2, 4)), ((2, 3, 7, 5), (3, 2)), ((1, 2, 5, 7), 1),
-                  ((1, 2, 3, 4), (5, 6)), ((1, 2, 6, 5), (None, 3))]
-ADAPTIVE_IDS = [f"x{c[0]}o{c[1]}".replace(" ", "") for c in ADAPTIVE_CASES]
-
-
-def _resolve(xs, out):
-    out = _pair(out)
-    return (xs[2] if out[0] is None else out[0], xs[3] if out[1] is None else out[1])
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("case", ADAPTIVE_CASES, ids=ADAPTIVE_IDS)
-def test_adaptive_avg_pool_forward(case, dtype, device):
-    xs, out = case
-    check_forward(lambda x: F.adaptive_avg_pool2d(x, out), lambda x: naive_adaptive_avg(x, _resolve(xs, out)),
-                  [_x(xs)], device, dtype)
-
-
-@pytest.mark.parametrize("case", ADAPTIVE_CASES, ids=ADAPTIVE_IDS)
-def test_adaptive_avg_pool_gradcheck(case, device):
-    xs, out = case
-    check_grad(lambda x: F.adaptive_avg_pool2d(x, out), [_x(xs)], device)
-
-
-@pytest.mark.parametrize("case", ADAPTIVE_CASES, ids=ADAPTIVE_IDS)
-def test_adaptive_avg_pool_matches_torch(case, device):
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+@pytest.mark.parametrize("xs, out", [((1, 1, 7, 5), (3, 2)), ((2, 2, 10, 10), (3, 4)), ((1, 1, 3, 4), (5, 6))])
+def test_adaptive_avg_pool_non_finite_pixel_stays_in_its_bins(xs, out, bad, device):
     torch = pytest.importorskip("torch")
-    xs, out = case
     x = _x(xs)
-    tx = torch.tensor(x, requires_grad=True)
-    ty = torch.nn.functional.adaptive_avg_pool2d(tx, out)
-    gy = _x(tuple(ty.shape), seed=1)
-    ty.backward(torch.tensor(gy))
+    x[0, 0, 1, 2] = bad
     X = dc.tensor(x, device=device, requires_grad=True)
     y = F.adaptive_avg_pool2d(X, out)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.adaptive_avg_pool2d(tx, out)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12, equal_nan=True)
+    h, w = xs[2:]
+    hit = np.zeros(out, dtype=bool)                    # bins whose range holds the bad pixel (row 1, column 2)
+    for i in range(out[0]):
+        for j in range(out[1]):
+            hit[i, j] = (i * h) // out[0] <= 1 < -(-((i + 1) * h) // out[0]) and \
+                (j * w) // out[1] <= 2 < -(-((j + 1) * w) // out[1])
+    assert np.isfinite(y.numpy()[0, 0][~hit]).all() and not np.isfinite(y.numpy()[0, 0][hit]).any()
+    gy = _x(y.shape, seed=1)
+    gy[0, 0, 0, 0] = bad                               # a non-finite upstream gradient: only its bin's cells
     y.backward(dc.tensor(gy, device=device))
+    ty.backward(torch.tensor(gy))
+    np.testing.assert_allclose(X.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 0, 4), (2, 3, 4, 0), (1, 0, 4, 4), (3, 0, 4)])
+def test_adaptive_avg_pool_empty_spatial_axis_is_a_clear_error(shape):
+    with pytest.raises(ShapeError, match=r"adaptive_avg_pool2d: expected an input with non-zero size in its "
+                                         r"non-batch dimensions, got shape \(.*\) \(dimension \d is empty\)"):
+        F.adaptive_avg_pool2d(dc.zeros(shape), 2)
+
+
+def test_adaptive_avg_pool_empty_batch_is_fine(device):
+    y = F.adaptive_avg_pool2d(dc.zeros((0, 2, 5, 7), device=device, requires_grad=True), (2, 3))
+    assert y.shape == (0, 2, 2, 3)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# nn layers
+
+LAYERS = [
+    (lambda: nn.MaxPool2d(3, 2, 1, dilation=1, ceil_mode=True), lambda t: t.nn.MaxPool2d(3, 2, 1, ceil_mode=True)),
+    (lambda: nn.MaxPool2d(2, dilation=2), lambda t: t.nn.MaxPool2d(2, dilation=2)),
+    (lambda: nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False),
+     lambda t: t.nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)),
+    (lambda: nn.AvgPool2d(2, divisor_override=3), lambda t: t.nn.AvgPool2d(2, divisor_override=3)),
+    (lambda: nn.MaxPool1d(3, 2, 1), lambda t: t.nn.MaxPool1d(3, 2, 1)),
+    (lambda: nn.AvgPool1d(3, 2, 1, count_include_pad=False),
+     lambda t: t.nn.AvgPool1d(3, 2, 1, count_include_pad=False)),
+    (lambda: nn.AdaptiveAvgPool2d((3, None)), lambda t: t.nn.AdaptiveAvgPool2d((3, None))),
+]
+
+
+@pytest.mark.parametrize("make, make_torch", LAYERS, ids=[f"layer{i}" for i in range(len(LAYERS))])
+def test_pool_layers_match_torch(make, make_torch, device):
+    torch = pytest.importorskip("torch")
+    tm = make_torch(torch)
+    shape = (2, 3, 9) if "1d" in type(tm).__name__ else (2, 3, 7, 6)
+    x = _x(shape)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = tm(tx)
+    ty.backward(torch.ones_like(ty))
+    X = dc.tensor(x, device=device, requires_grad=True)
+    y = make()(X)
+    y.backward(dc.ones(y.shape, dtype=dc.float64, device=device))
     np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(X.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_max_pool_layer_return_indices(device):
+    torch = pytest.importorskip("torch")
+    x = _x((2, 3, 6, 7))
+    y, idx = nn.MaxPool2d(2, return_indices=True, ceil_mode=True)(dc.tensor(x, device=device))
+    ty, tidx = torch.nn.MaxPool2d(2, return_indices=True, ceil_mode=True)(torch.tensor(x))
+    assert idx.dtype == np.int64 and not idx.requires_grad
+    np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
+    np.testing.assert_array_equal(y.numpy(), ty.numpy())
 
 
 # ---------------------------------------------------------------------------------------------------------
 # errors
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: F.max_pool2d(dc.zeros((3, 4, 4)), 2), "max_pool2d: expected a 4-D input (N, C, H, W), got shape (3, 4, 4)"),
-    (lambda: F.avg_pool2d(dc.zeros((1, 1, 4, 4)), 3, padding=2),
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: F.max_pool2d(dc.zeros((4, 4)), 2), ShapeError,
+     "max_pool2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape (4, 4)"),
+    (lambda: F.max_pool1d(dc.zeros((1, 2, 4, 4)), 2), ShapeError,
+     "max_pool1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape (1, 2, 4, 4)"),
+    (lambda: F.avg_pool2d(dc.zeros((1, 1, 4, 4)), 3, padding=2), ValueError,
      "avg_pool2d: padding (2, 2) must be at most half of kernel_size (3, 3)"),
-    (lambda: F.max_pool2d(dc.zeros((1, 1, 4, 4)), 5), "max_pool2d: kernel_size (5, 5) is larger than the padded "
-                                                      "input (4, 4)"),
-    (lambda: F.max_pool2d(dc.zeros((1, 1, 4, 4)), 2, stride=0), "max_pool2d: stride must be >= 1, got (0, 0)"),
-    (lambda: F.adaptive_avg_pool2d(dc.zeros((4, 4)), 2), "adaptive_avg_pool2d: expected a 4-D input"),
-    (lambda: F.adaptive_avg_pool2d(dc.zeros((1, 1, 4, 4)), 0), "adaptive_avg_pool2d: output_size must be >= 1"),
+    (lambda: F.max_pool2d(dc.zeros((1, 1, 9, 9)), 3, padding=3, dilation=2), ValueError,
+     "max_pool2d: padding (3, 3) must be at most half of the dilated kernel (5, 5)"),
+    (lambda: F.max_pool2d(dc.zeros((1, 1, 4, 4)), 5), ShapeError,
+     "max_pool2d: kernel_size (5, 5) is larger than the padded input (4, 4)"),
+    (lambda: F.max_pool1d(dc.zeros((1, 1, 4)), 3, dilation=2), ShapeError,
+     "max_pool1d: kernel_size 3 is larger than the padded input 4"),
+    (lambda: F.max_pool2d(dc.zeros((1, 1, 4, 4)), 2, stride=0), ValueError,
+     "max_pool2d: stride must be >= 1, got (0, 0)"),
+    (lambda: F.max_pool2d(dc.zeros((1, 1, 4, 4)), 2, dilation=0), ValueError,
+     "max_pool2d: dilation must be >= 1, got (0, 0)"),
+    (lambda: F.avg_pool2d(dc.zeros((1, 1, 4, 4)), 2, divisor_override=0), ValueError,
+     "avg_pool2d: divisor_override must be a non-zero int or None, got 0"),
+    (lambda: F.adaptive_avg_pool2d(dc.zeros((4, 4)), 2), ShapeError, "adaptive_avg_pool2d: expected a 3-D"),
+    (lambda: F.adaptive_avg_pool2d(dc.zeros((1, 1, 4, 4)), 0), ValueError,
+     "adaptive_avg_pool2d: output_size must be >= 1"),
 ])
-def test_pool_errors(call, message):
-    with pytest.raises(ValueError) as info:
+def test_pool_errors(call, error, message):
+    with pytest.raises(error) as info:
         call()
     assert message in str(info.value)
 

@@ -20,6 +20,7 @@ _flags: dict = {}        # (device id, message) -> 0-d device bool array: "a bad
 _device_flags: dict = {}  # (device id, message) -> persistent int32 (1,) device array a kernel sets to 1
 _armed: set = set()      # keys of _device_flags handed out since the flags were last read
 _host_copies: dict = {}  # id(device array) -> (device array, host copy of the same values)
+_errors: dict = {}       # message -> exception class raised for it (IndexError where not given)
 _REMEMBERED = 8
 
 
@@ -61,6 +62,18 @@ def check_range(xp, idx, high, ignore=None, *, what: str):
         _flags[key] = seen
     else:
         xp.logical_or(flag, seen, out=flag)
+
+
+def flag(xp, seen, device_id: int, message: str, error=IndexError) -> None:
+    """Record the 0-d device bool ``seen`` ("a bad value was seen"), reported as ``error(message)`` at the
+    next host sync (value checks other than index ranges: BCE's probabilities in [0, 1])."""
+    _errors[message] = error
+    key = (device_id, message)
+    old = _flags.get(key)
+    if old is None:
+        _flags[key] = seen
+    else:
+        xp.logical_or(old, seen, out=old)
 
 
 def host_copy(device_array):
@@ -106,4 +119,4 @@ def raise_pending() -> None:
             flag.fill(0)          # reported once; the flag stays for the next launches (and graph replays)
             failed.append(message)
     if failed:
-        raise IndexError(failed[0])
+        raise _errors.get(failed[0], IndexError)(failed[0])

@@ -589,8 +589,7 @@ class _GlobalPool2D(_ImageLayer):
         if self._mode == "avg":
             return x.mean(axis=(2, 3), keepdims=self.keepdims)
         n, c = x.shape[0], x.shape[1]
-        m = reshape(x, (n, c, -1)).max(axis=2)
-        m = getattr(m, "values", m)         # (values, indices) where max returns both
+        m = reshape(x, (n, c, -1)).amax(axis=2)
         return reshape(m, (n, c, 1, 1)) if self.keepdims else m
 
 
@@ -715,7 +714,7 @@ class BatchNormalization(Layer):
         # momentum 1 makes the op store this batch's mean and unbiased variance in the scratch arrays
         y = _norm.batch_norm(x, batch_mean, batch_var, self.gamma, self.beta, training=True, momentum=1.0,
                              eps=self.epsilon)
-        n = x.size // c
+        n = x.numel() // c
         m = self.momentum
         mm, mv = self.moving_mean.data, self.moving_variance.data
         mm *= m

@@ -53,7 +53,7 @@ def _same_rank(a, b):
 def _regression_pair(y_true, y_pred):
     y_true, y_pred = _as_pair(y_true, y_pred)
     y_true, y_pred = _same_rank(_float_like(y_true, y_pred), y_pred)
-    if y_true.shape != y_pred.shape and y_true.size == y_pred.size:
+    if y_true.shape != y_pred.shape and y_true.numel() == y_pred.numel():
         y_true = reshape(y_true, y_pred.shape)
     return y_true, y_pred
 

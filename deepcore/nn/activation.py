@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..ops import activation as A
 from ..tensor import full
+from ._checks import check_dtype
 from .module import Module
 from .parameter import Parameter
 
@@ -26,6 +27,9 @@ class _Activation(Module):
 class ReLU(_Activation):
     _fn = staticmethod(A.relu)
     fused_activation = "relu"
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(inplace=inplace)
 
 
 class Sigmoid(_Activation):
@@ -108,7 +112,62 @@ class PReLU(Module):
         self.weight = Parameter(full((num_parameters,), init, dtype=dtype or "float32", device=device))
 
     def forward(self, x):
+        check_dtype("PReLU", x, self.weight)
         return A.prelu(x, self.weight)
 
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
+
+
+class _InplaceActivation(_Activation):
+    """An activation with PyTorch's ``inplace`` argument: accepted and recorded; the result is a new tensor."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+
+class SiLU(_InplaceActivation):
+    """x * sigmoid(x)."""
+    _fn = staticmethod(A.silu)
+
+
+class SELU(_InplaceActivation):
+    _fn = staticmethod(A.selu)
+
+
+class ReLU6(_InplaceActivation):
+    _fn = staticmethod(A.relu6)
+
+
+class Hardswish(_InplaceActivation):
+    _fn = staticmethod(A.hardswish)
+
+
+class Hardsigmoid(_InplaceActivation):
+    _fn = staticmethod(A.hardsigmoid)
+
+
+class Mish(_InplaceActivation):
+    _fn = staticmethod(A.mish)
+
+
+class LogSigmoid(_Activation):
+    _fn = staticmethod(A.logsigmoid)
+
+
+class CELU(_Activation):
+    _fn, _args = staticmethod(A.celu), ("alpha",)
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        if alpha == 0:
+            raise ValueError("CELU: alpha must not be 0")
+        super().__init__(alpha=alpha, inplace=inplace)
+
+
+class Softmin(_Activation):
+    """softmax(-x) along ``dim`` (default: the last axis)."""
+    _fn, _args = staticmethod(A.softmin), ("axis",)
+
+    def __init__(self, dim: int | None = None, axis: int | None = None):
+        super().__init__(axis=-1 if dim is None and axis is None else (dim if dim is not None else axis))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..ops.dropout import dropout
+from ._checks import number
 from .module import Module
 
 
@@ -10,9 +11,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5):
         super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
-        self.p = p
+        self.p = number("Dropout", "p", p, low=0.0, high=1.0)
 
     def forward(self, x):
         return dropout(x, self.p, self.training)

@@ -6,6 +6,7 @@ from ..backend.dtypes import as_dtype, default_float
 from ..ops.embedding import embedding
 from ..tensor import empty
 from . import init
+from ._checks import integer
 from .module import Module
 from .parameter import Parameter
 
@@ -16,6 +17,9 @@ class Embedding(Module):
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, device=None,
                  dtype=None):
         super().__init__()
+        num_embeddings = integer("Embedding", "num_embeddings", num_embeddings)
+        embedding_dim = integer("Embedding", "embedding_dim", embedding_dim)
+        padding_idx = integer("Embedding", "padding_idx", padding_idx, low=None, none_ok=True)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         if padding_idx is not None and padding_idx < 0:
             padding_idx += num_embeddings

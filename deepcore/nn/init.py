@@ -93,7 +93,7 @@ def orthogonal_(tensor, gain: float = 1.0):
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_ needs a tensor with at least 2 dimensions, got shape {tensor.shape}")
     rows = tensor.shape[0]
-    cols = tensor.size // rows
+    cols = tensor.numel() // rows
 
     def draw(g, shape):
         flat = g.standard_normal((rows, cols))

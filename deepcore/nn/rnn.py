@@ -10,11 +10,13 @@ import warnings
 
 from ..backend import device as as_device
 from ..backend.dtypes import as_dtype, default_float
+from ..errors import DTypeError, ShapeError
 from ..ops import rnn as _ops
 from ..ops.dropout import dropout as _dropout
 from ..ops.shape import cat, reshape, stack, transpose
 from ..tensor import Tensor, empty
 from . import init
+from ._checks import check_dtype, integer, number
 from .module import Module
 from .parameter import Parameter
 
@@ -28,12 +30,10 @@ class _RNNBase(Module):
                  dropout=0.0, bidirectional=False, device=None, dtype=None):
         super().__init__()
         name = type(self).__name__
-        for arg, value, low in (("input_size", input_size, 1), ("hidden_size", hidden_size, 1),
-                                ("num_layers", num_layers, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name}: {arg} must be a positive integer, got {value!r}")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
-            raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
+        input_size = integer(name, "input_size", input_size)
+        hidden_size = integer(name, "hidden_size", hidden_size)
+        num_layers = integer(name, "num_layers", num_layers)
+        dropout = number(name, "dropout", dropout, low=0.0, high=1.0)
         if dropout > 0 and num_layers == 1:
             warnings.warn(f"{name}: dropout={dropout} has no effect with num_layers=1 (dropout is applied "
                           "between stacked layers only)", stacklevel=3)
@@ -91,15 +91,13 @@ class _RNNBase(Module):
         if not isinstance(x, Tensor):
             raise TypeError(f"{name}: expected the input to be a Tensor, got {type(x).__name__}")
         if x.ndim not in (2, 3):
-            raise ValueError(f"{name}: expected input of 3 dimensions ((T, N, features), or (N, T, features) with "
+            raise ShapeError(f"{name}: expected input of 3 dimensions ((T, N, features), or (N, T, features) with "
                              f"batch_first) or 2 dimensions (T, features) unbatched, got shape {x.shape}")
         if x.shape[-1] != self.input_size:
-            raise ValueError(f"{name}: expected input with {self.input_size} features (last axis), "
+            raise ShapeError(f"{name}: expected input with {self.input_size} features (last axis), "
                              f"got shape {x.shape}")
         w = self.weight_ih_l0
-        if x.dtype != w.dtype:
-            raise TypeError(f"{name}: input dtype {x.dtype} does not match the parameters' dtype {w.dtype}; "
-                            f"convert one of them (x.astype(...) or module.to(dtype=...))")
+        check_dtype(name, x, w)
         if x.device != w.device:
             raise RuntimeError(f"{name}: input is on {x.device} but the parameters are on {w.device}")
         steps = x.shape[1] if (x.ndim == 3 and self.batch_first) else x.shape[0]
@@ -115,10 +113,10 @@ class _RNNBase(Module):
             raise TypeError(f"{name}: expected {label} to be a Tensor, got {type(s).__name__}")
         if s.shape != expected:
             kind = "" if batched else " (unbatched input)"
-            raise ValueError(f"{name}: expected {label} of shape {expected}{kind}, got {s.shape}")
+            raise ShapeError(f"{name}: expected {label} of shape {expected}{kind}, got {s.shape}")
         if s.dtype != self.weight_ih_l0.dtype:
-            raise TypeError(f"{name}: {label} dtype {s.dtype} does not match the parameters' dtype "
-                            f"{self.weight_ih_l0.dtype}")
+            raise DTypeError(f"{name}: {label} dtype {s.dtype} does not match the weight dtype "
+                             f"{self.weight_ih_l0.dtype}")
 
     # --- forward --------------------------------------------------------------------------
     def _run(self, x, states):
@@ -216,7 +214,14 @@ class LSTM(_RNNBase):
         self._check_input(x)
         if hx is not None:
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise TypeError(f"LSTM: expected hx to be a tuple (h_0, c_0), got {type(hx).__name__}")
+                dirs = 2 if self.bidirectional else 1
+                batch = _batch(self, x)
+                shape = (self.num_layers * dirs, self.hidden_size) if batch is None else \
+                    (self.num_layers * dirs, batch, self.hidden_size)
+                got = (f"a {type(hx).__name__} of {len(hx)} element(s)" if isinstance(hx, (tuple, list))
+                       else f"a {type(hx).__name__}")
+                raise TypeError(f"LSTM: expected hx to be a tuple (h_0, c_0) of two tensors, each of shape {shape}, "
+                                f"got {got}")
             for s, label in zip(hx, ("h_0", "c_0")):
                 self._check_state(s, label, x.ndim == 3, _batch(self, x))
         out, h_n, c_n = self._run(x, None if hx is None else list(hx))

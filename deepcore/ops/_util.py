@@ -25,6 +25,8 @@ def as_tensor(value, like: Tensor | None = None) -> Tensor:
         # would also make the op impossible to capture in a CUDA graph)
         return Tensor._make(like.device.xp.full((), value, dtype=dtype))
     if like is not None:
+        if like.device.type != "cpu" and array_module(value) is not np and value.device.id == like.device.index:
+            return Tensor._make(value)  # a CuPy array already on like's device (``arr -= t``): wrapped, not copied
         if like.device.type != "cpu":
             raise RuntimeError(f"expected all tensors on one device, but found {type(value).__name__} data on cpu "
                                f"and a tensor on {like.device}; move it first (dc.tensor(..., device="

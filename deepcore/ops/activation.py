@@ -17,9 +17,12 @@ from ..autograd import Function
 from ..backend import fastpath
 from . import _cuda
 from ._util import as_tensor, normalize_axis, numba_kernels, tensor_method, xp_of
+from .elementwise import float_input
+from .math import _erf_fit as _erf  # erf with array ops only (the CUDA kernels use the device's erf)
 
-__all__ = ["relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "leaky_relu", "elu", "softplus",
-           "softsign", "hardtanh", "prelu"]
+__all__ = ["relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "softmin", "leaky_relu", "elu", "softplus",
+           "softsign", "hardtanh", "prelu", "silu", "selu", "celu", "relu6", "hardsigmoid", "hardswish", "mish",
+           "logsigmoid"]
 
 #: Activations that linear/conv2d can fuse (``activation=``), with their code in kernels/activation.cu.
 FUSABLE = {"relu": 1, "gelu": 2, "gelu_tanh": 3, "tanh": 4, "sigmoid": 5}
@@ -29,17 +32,6 @@ _INV_SQRT2, _INV_SQRT_2PI, _SQRT_2_OVER_PI, _GELU_CUBIC = (1 / math.sqrt(2), 1 /
 
 
 # --- raw-array activations ---------------------------------------------------------------------------
-def _erf(xp, x):
-    """erf with array ops only (NumPy has none; the CUDA kernels use the device's erf): the Chebyshev fit of
-    erfc in Numerical Recipes, fractional error below 1.2e-7 everywhere."""
-    a = xp.abs(x)
-    t = 1.0 / (1.0 + 0.5 * a)
-    poly = 0.17087277
-    for coef in (-0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196,
-                 1.00002368, -1.26551223):
-        poly = poly * t + coef
-    erfc = t * xp.exp(poly - a * a)
-    return xp.sign(x) * (1.0 - erfc)
 
 
 def _gelu_tanh_inner(xp, u):
@@ -147,7 +139,8 @@ def _layout_strides(layout, shape):
 
 
 @fastpath.override("bias_act", "cuda",
-                   when=lambda z, b, act, layout, shape: _cuda.floats(z, b) and z.flags.c_contiguous)
+                   when=lambda z, b, act, layout, shape: (_cuda.floats(z, b) and z.flags.c_contiguous
+                                                          and (b is None or b.flags.c_contiguous)))
 def _bias_act_cuda(z, b, act, layout, shape):
     """One kernel: bias, activation and (``cnhw``) the transpose to the output layout."""
     import cupy
@@ -233,20 +226,26 @@ class LeakyReLU(Function):
 
 
 class ELU(Function):
-    """x for x > 0, alpha * (exp(x) - 1) otherwise; backward uses the output when alpha >= 0."""
+    """``scale * x`` for x > 0, ``scale * alpha * (exp(input_scale * x) - 1)`` otherwise (ELU; SELU and CELU set
+    ``scale``/``input_scale``); backward uses the output when alpha >= 0."""
+    scale = 1.0
+    input_scale = 1.0
 
     def forward(self, x):
         xp = self._xp
-        y = xp.where(x > 0, x, xp.expm1(xp.minimum(x, 0)) * self.alpha)
+        neg = xp.expm1(xp.minimum(x, 0) * self.input_scale) * (self.alpha * self.scale)
+        y = xp.where(x > 0, x * self.scale if self.scale != 1 else x, neg)
         self.save_for_backward(y if self.alpha >= 0 else x)
         return y
 
     def backward(self, gy):
         xp = self._xp
         (s,) = self.saved_tensors
-        if self.alpha >= 0:  # y > 0 exactly where x > 0, and alpha * exp(x) = y + alpha there
-            return xp.where(s > 0, gy, gy * (s + self.alpha))
-        return xp.where(s > 0, gy, gy * xp.exp(xp.minimum(s, 0)) * self.alpha)
+        pos = gy * self.scale if self.scale != 1 else gy
+        if self.alpha >= 0:  # y > 0 exactly where x > 0, and scale * alpha * exp(x) = y + scale * alpha there
+            return xp.where(s > 0, pos, gy * ((s + self.alpha * self.scale) * self.input_scale))
+        return xp.where(s > 0, pos, gy * xp.exp(xp.minimum(s, 0) * self.input_scale)
+                        * (self.alpha * self.scale * self.input_scale))
 
 
 class Softplus(Function):
@@ -310,13 +309,88 @@ class PReLU(Function):
         return gx, gw
 
 
+class SiLU(Function):
+    """x * sigmoid(x); derivative s * (1 + x * (1 - s))."""
+
+    def forward(self, x):
+        s = act_forward(self._xp, "sigmoid", x)
+        self.save_for_backward(x, s)
+        return x * s
+
+    def backward(self, gy):
+        x, s = self.saved_tensors
+        return gy * (s * (1 + x * (1 - s)))
+
+
+class Hardsigmoid(Function):
+    """clip(x / 6 + 1/2, 0, 1); derivative 1/6 strictly between -3 and 3 (as PyTorch)."""
+
+    def forward(self, x):
+        self.save_for_backward((x > -3) & (x < 3))
+        return self._xp.clip(x / 6 + 0.5, 0, 1).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        (inside,) = self.saved_tensors
+        return self._xp.where(inside, gy / 6, gy.dtype.type(0))
+
+
+class Hardswish(Function):
+    """x * hardsigmoid(x); derivative 0 up to -3, x / 3 + 1/2 strictly between -3 and 3, 1 from 3 on
+    (PyTorch's values at the boundaries)."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x * self._xp.clip(x / 6 + 0.5, 0, 1).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        xp = self._xp
+        zero = gy.dtype.type(0)
+        return xp.where(x <= -3, zero, xp.where(x < 3, gy * (x / 3 + 0.5), gy))
+
+
+def _softplus_stable(xp, x):
+    """log(1 + exp(x)) without overflow: max(x, 0) + log1p(exp(-|x|))."""
+    return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+class Mish(Function):
+    """x * tanh(softplus(x)); derivative t + x * sigmoid(x) * (1 - t^2) with t = tanh(softplus(x))."""
+
+    def forward(self, x):
+        xp = self._xp
+        t = xp.tanh(_softplus_stable(xp, x))
+        self.save_for_backward(x, t)
+        return x * t
+
+    def backward(self, gy):
+        x, t = self.saved_tensors
+        return gy * (t + x * act_forward(self._xp, "sigmoid", x) * (1 - t * t))
+
+
+class LogSigmoid(Function):
+    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)); derivative sigmoid(-x)."""
+
+    def forward(self, x):
+        xp = self._xp
+        self.save_for_backward(x)
+        return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        return gy * act_forward(self._xp, "sigmoid", -x)
+
+
 class Softmax(Function):
     """exp(x - max) normalised along ``axis``; backward y * (gy - sum(gy * y))."""
 
     def forward(self, x):
         xp = self._xp
-        e = xp.exp(x - xp.max(x, axis=self.axis, keepdims=True))
-        y = e / xp.sum(e, axis=self.axis, keepdims=True)
+        if x.size == 0:  # an empty axis (or batch): an empty result, as PyTorch
+            y = xp.zeros_like(x)
+        else:
+            e = xp.exp(x - xp.max(x, axis=self.axis, keepdims=True))
+            y = e / xp.sum(e, axis=self.axis, keepdims=True)
         self.save_for_backward(y)
         return y
 
@@ -331,8 +405,11 @@ class LogSoftmax(Function):
 
     def forward(self, x):
         xp = self._xp
-        s = x - xp.max(x, axis=self.axis, keepdims=True)
-        y = s - xp.log(xp.sum(xp.exp(s), axis=self.axis, keepdims=True))
+        if x.size == 0:
+            y = xp.zeros_like(x)
+        else:
+            s = x - xp.max(x, axis=self.axis, keepdims=True)
+            y = s - xp.log(xp.sum(xp.exp(s), axis=self.axis, keepdims=True))
         self.save_for_backward(y)
         return y
 
@@ -348,12 +425,14 @@ def relu(x):
 
 @tensor_method()
 def sigmoid(x):
-    return Sigmoid.apply(x)
+    """1 / (1 + exp(-x)); integer and bool inputs give float32."""
+    return Sigmoid.apply(float_input(x))
 
 
 @tensor_method()
 def tanh(x):
-    return Tanh.apply(x)
+    """Hyperbolic tangent; integer and bool inputs give float32."""
+    return Tanh.apply(float_input(x))
 
 
 _GELU_APPROXIMATIONS = {"none": "gelu", "tanh": "gelu_tanh"}
@@ -369,30 +448,27 @@ def gelu_activation(approximate="none"):
 
 def gelu(x, approximate="none"):
     """Gaussian error linear unit ``x * Phi(x)``; ``approximate="tanh"`` uses PyTorch's tanh form."""
-    x = as_tensor(x)
-    if x.dtype.kind != "f":
-        raise TypeError(f"gelu: expected a floating-point input, got {x.dtype}")
-    return GELU.apply(x, act=gelu_activation(approximate))
+    return GELU.apply(float_input(x), act=gelu_activation(approximate))
 
 
 def leaky_relu(x, negative_slope=0.01):
     """x where x > 0, else ``negative_slope * x``."""
-    return LeakyReLU.apply(x, negative_slope=float(negative_slope))
+    return LeakyReLU.apply(float_input(x), negative_slope=float(negative_slope))
 
 
 def elu(x, alpha=1.0):
     """x where x > 0, else ``alpha * (exp(x) - 1)``."""
-    return ELU.apply(x, alpha=float(alpha))
+    return ELU.apply(float_input(x), alpha=float(alpha))
 
 
 def softplus(x, beta=1.0, threshold=20.0):
     """Smooth ReLU ``log(1 + exp(beta * x)) / beta``; returns x where ``beta * x > threshold`` (as PyTorch)."""
-    return Softplus.apply(x, beta=float(beta), threshold=float(threshold))
+    return Softplus.apply(float_input(x), beta=float(beta), threshold=float(threshold))
 
 
 def softsign(x):
     """``x / (1 + |x|)``."""
-    return Softsign.apply(x)
+    return Softsign.apply(float_input(x))
 
 
 def hardtanh(x, min_val=-1.0, max_val=1.0):
@@ -404,26 +480,88 @@ def hardtanh(x, min_val=-1.0, max_val=1.0):
 
 def prelu(x, weight):
     """Leaky ReLU with learned slopes: ``weight`` of shape (1,) (shared) or (C,) for the channel axis 1."""
+    x = float_input(x)
     weight = as_tensor(weight, x)
     channels = x.shape[1] if x.ndim >= 2 else 1
-    if weight.size != 1 and (weight.ndim != 1 or weight.shape[0] != channels):
+    if weight.numel() != 1 and (weight.ndim != 1 or weight.shape[0] != channels):
         raise ValueError(f"prelu: weight of shape {weight.shape} does not match input of shape {x.shape}: "
                          f"expected (1,) or ({channels},)")
     return PReLU.apply(x, weight)
 
 
-def _softmax_axis(x, axis, dim):
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def silu(x, inplace=False):
+    """x * sigmoid(x) (swish). ``inplace`` is accepted for PyTorch compatibility; the result is a new tensor."""
+    return SiLU.apply(float_input(x))
+
+
+def selu(x, inplace=False):
+    """scale * elu(x, alpha) with the self-normalising constants (alpha 1.6733, scale 1.0507)."""
+    return ELU.apply(float_input(x), alpha=_SELU_ALPHA, scale=_SELU_SCALE)
+
+
+def celu(x, alpha=1.0, inplace=False):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0 (it divides the input)")
+    return ELU.apply(float_input(x), alpha=float(alpha), input_scale=1.0 / float(alpha))
+
+
+def relu6(x, inplace=False):
+    """min(max(x, 0), 6); integer tensors stay integer."""
+    return Hardtanh.apply(x, min_val=0.0, max_val=6.0)
+
+
+def hardsigmoid(x, inplace=False):
+    """clip(x / 6 + 1/2, 0, 1)."""
+    return Hardsigmoid.apply(float_input(x))
+
+
+def hardswish(x, inplace=False):
+    """x * hardsigmoid(x)."""
+    return Hardswish.apply(float_input(x))
+
+
+def mish(x, inplace=False):
+    """x * tanh(softplus(x))."""
+    return Mish.apply(float_input(x))
+
+
+def logsigmoid(x):
+    """log(sigmoid(x)), finite for large |x|."""
+    return LogSigmoid.apply(float_input(x))
+
+
+def _softmax_axis(x, axis, dim, name):
     axis = normalize_axis(axis, x.ndim, dim=dim)
+    if isinstance(axis, tuple) and len(set(axis)) != len(axis):
+        raise ValueError(f"{name}: axis {axis} names a dimension more than once")
     return None if x.ndim == 0 else axis  # a 0-d tensor is its own (single-element) slice
 
 
-@tensor_method()
-def softmax(x, axis=-1, *, dim=None):
-    """exp(x) / sum(exp(x)) along ``axis`` (``dim`` alias), computed stably."""
-    return Softmax.apply(x, axis=_softmax_axis(x, None if dim is not None else axis, dim))
+def _softmax_input(x, dtype):
+    x = float_input(x)
+    return x if dtype is None else x.to(dtype=dtype)
 
 
 @tensor_method()
-def log_softmax(x, axis=-1, *, dim=None):
+def softmax(x, axis=-1, *, dim=None, dtype=None):
+    """exp(x) / sum(exp(x)) along ``axis`` (``dim`` alias), computed stably; ``dtype`` casts the input first."""
+    x = _softmax_input(x, dtype)
+    return Softmax.apply(x, axis=_softmax_axis(x, None if dim is not None else axis, dim, "softmax"))
+
+
+@tensor_method()
+def log_softmax(x, axis=-1, *, dim=None, dtype=None):
     """log(softmax(x)) along ``axis``, computed directly so it stays finite for large logits."""
-    return LogSoftmax.apply(x, axis=_softmax_axis(x, None if dim is not None else axis, dim))
+    x = _softmax_input(x, dtype)
+    return LogSoftmax.apply(x, axis=_softmax_axis(x, None if dim is not None else axis, dim, "log_softmax"))
+
+
+def softmin(x, axis=-1, *, dim=None, dtype=None):
+    """softmax(-x) along ``axis``: weights that favour the smallest entries."""
+    x = _softmax_input(x, dtype)
+    axis = _softmax_axis(x, None if dim is not None else axis, dim, "softmin")
+    return Softmax.apply(-x, axis=axis)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..autograd import Function
 from ..backend.index_checks import check_range
+from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
 from ._util import as_tensor
 from .shape import scatter_add
@@ -37,10 +38,10 @@ def embedding(indices, weight, padding_idx=None):
     if not isinstance(weight, Tensor):
         weight = as_tensor(weight)
     if weight.ndim != 2:
-        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {weight.shape}")
+        raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {weight.shape}")
     indices = as_tensor(indices, weight) if not isinstance(indices, Tensor) else indices
     if indices.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers, got dtype {indices.dtype}")
+        raise DTypeError(f"embedding: indices must be integers (int64 or int32), got dtype {indices.dtype}")
     num = weight.shape[0]
     if padding_idx is not None:
         padding_idx = int(padding_idx)

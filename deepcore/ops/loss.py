@@ -12,12 +12,13 @@ import numpy as np
 from ..autograd import Function
 from ..backend import fastpath, index_checks
 from ..backend.index_checks import check_range
+from ..errors import ShapeError
 from ..tensor import Tensor
 from . import _cuda
 from ._util import as_tensor, sum_to
 
-__all__ = ["mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
-           "nll_loss"]
+__all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -50,7 +51,8 @@ def _arrays(xp, *grads):
 def _reduce(xp, loss, reduction):
     if reduction == "none":
         return xp.asarray(loss)
-    total = loss.sum() if reduction == "sum" else loss.mean()
+    with np.errstate(invalid="ignore"):             # the mean of nothing is NaN, as in torch: no warning
+        total = loss.sum() if reduction == "sum" else loss.sum() / loss.dtype.type(loss.size)
     return xp.asarray(total, dtype=loss.dtype)
 
 
@@ -59,13 +61,13 @@ def _expand(xp, gy, shape, reduction, dtype):
     if reduction == "none":
         return gy
     n = int(np.prod(shape)) if reduction == "mean" else 1
-    g = gy if n == 1 else gy * (1.0 / n)
+    g = gy if n <= 1 else gy * (1.0 / n)            # n = 0: an empty gradient
     return xp.broadcast_to(g.astype(dtype, copy=False), shape)
 
 
 def _same_shape(name, x, t, what="target"):
     if t.shape != x.shape:
-        raise ValueError(f"{name}: {what} shape {t.shape} does not match input shape {x.shape}")
+        raise ShapeError(f"{name}: {what} shape {t.shape} does not match input shape {x.shape}")
 
 
 def _broadcastable_to(name, w, shape, what="weight"):
@@ -74,27 +76,52 @@ def _broadcastable_to(name, w, shape, what="weight"):
     except ValueError:
         ok = False
     if not ok:
-        raise ValueError(f"{name}: {what} of shape {w.shape} cannot be broadcast to input shape {tuple(shape)}")
+        raise ShapeError(f"{name}: {what} of shape {w.shape} cannot be broadcast to input shape {tuple(shape)}")
 
 
 # --- regression losses -------------------------------------------------------------------------------
 class _Pointwise(Function):
-    """Shared frame of mse/l1: broadcast input and target, loss ``f(d)`` of ``d = x - t``."""
+    """Shared frame of mse/l1/smooth_l1/huber: broadcast input and target, loss ``f(d)`` of ``d = x - t``,
+    optionally times an elementwise ``w`` (torch's ``weight=``: mse and l1 then average over ``sum(w)``,
+    huber over the element count, as torch does)."""
 
-    def forward(self, x, t):
+    weighted_mean_by_sum = True
+
+    def forward(self, x, t, w=None):
         xp = self._xp
         t = t.astype(x.dtype, copy=False)
         d = x - t
         self.shapes = (x.shape, t.shape)
-        self.save_for_backward(d)
-        return _reduce(xp, self.loss(xp, d), self.reduction)
+        raw = self.loss(xp, d)
+        if w is None:
+            self.save_for_backward(d, None, None, None)
+            return _reduce(xp, raw, self.reduction)
+        w = w.astype(x.dtype, copy=False)
+        loss = raw * w
+        self.by_sum = self.reduction == "mean" and self.weighted_mean_by_sum
+        if self.by_sum:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out = xp.asarray(loss.sum() / w.sum(), dtype=loss.dtype)
+        else:
+            out = _reduce(xp, loss, self.reduction)
+        self.save_for_backward(d, w, raw if self.needs_input_grad[2] else None, out if self.by_sum else None)
+        return out
 
     def backward(self, gy):
-        (d,) = self.saved_tensors
-        g = _expand(self._xp, gy, d.shape, self.reduction, d.dtype) * self.dloss(self._xp, d)
-        gx = sum_to(g, self.shapes[0]) if self.needs_input_grad[0] else None
-        gt = sum_to(-g, self.shapes[1]) if self.needs_input_grad[1] else None
-        return _arrays(self._xp, gx, gt)
+        d, w, raw, out = self.saved_tensors
+        xp = self._xp
+        if w is not None and self.by_sum:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                g = xp.broadcast_to(gy / w.sum(), d.shape)
+        else:
+            g = _expand(xp, gy, d.shape, self.reduction, d.dtype)
+        gw = None
+        if raw is not None:                            # d(sum(w raw) / sum(w))/dw = (raw - out) / sum(w)
+            gw = g * (raw - out) if self.by_sum else g * raw
+        gd = g * self.dloss(xp, d) if w is None else g * w * self.dloss(xp, d)
+        gx = sum_to(gd, self.shapes[0]) if self.needs_input_grad[0] else None
+        gt = sum_to(-gd, self.shapes[1]) if self.needs_input_grad[1] else None
+        return _arrays(xp, gx, gt) if w is None else _arrays(xp, gx, gt, gw)
 
 
 class MSELoss(_Pointwise):
@@ -113,26 +140,137 @@ class L1Loss(_Pointwise):
         return xp.sign(d)
 
 
-def _pointwise(cls, name, input, target, reduction):
+class SmoothL1Loss(_Pointwise):
+    """``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (plain L1 for ``beta = 0``)."""
+
+    def loss(self, xp, d):
+        a = xp.abs(d)
+        if self.beta == 0:
+            return a
+        return xp.where(a < self.beta, (0.5 / self.beta) * d * d, a - 0.5 * self.beta)
+
+    def dloss(self, xp, d):
+        if self.beta == 0:
+            return xp.sign(d)
+        return xp.where(xp.abs(d) < self.beta, d * (1.0 / self.beta), xp.sign(d))
+
+
+class HuberLoss(_Pointwise):
+    """``0.5 d^2`` where ``|d| <= delta``, else ``delta (|d| - 0.5 delta)``."""
+
+    weighted_mean_by_sum = False
+
+    def loss(self, xp, d):
+        a = xp.abs(d)
+        return xp.where(a <= self.delta, 0.5 * d * d, self.delta * (a - 0.5 * self.delta))
+
+    def dloss(self, xp, d):
+        return xp.where(xp.abs(d) <= self.delta, d, self.delta * xp.sign(d))
+
+
+def _pointwise(cls, name, input, target, reduction, weight=None, **params):
     _check_reduction(name, reduction)
     x = _input(name, input)
-    t = _other(x, target)
+    t, w = _other(x, target), _other(x, weight)
+    _broadcastable(name, x, t)
+    if w is None:
+        return cls.apply(x, t, reduction=reduction, **params)
+    if w.shape != x.shape:                              # torch: weights and input must have the same size
+        raise ShapeError(f"{name}: weight shape {w.shape} does not match input shape {x.shape}")
+    return cls.apply(x, t, w, reduction=reduction, **params)
+
+
+def _broadcastable(name, x, t):
     try:
         np.broadcast_shapes(x.shape, t.shape)
     except ValueError:
-        raise ValueError(f"{name}: input shape {x.shape} and target shape {t.shape} cannot be broadcast "
+        raise ShapeError(f"{name}: input shape {x.shape} and target shape {t.shape} cannot be broadcast "
                          "together") from None
-    return cls.apply(x, t, reduction=reduction)
 
 
-def mse_loss(input, target, reduction="mean"):
-    """Mean squared error ``(input - target) ** 2``, reduced (torch.nn.functional.mse_loss)."""
-    return _pointwise(MSELoss, "mse_loss", input, target, reduction)
+def mse_loss(input, target, reduction="mean", *, weight=None):
+    """Mean squared error ``(input - target) ** 2``, reduced (torch.nn.functional.mse_loss); ``weight`` (the
+    input's shape) weighs each element, and "mean" is then ``sum(weight * loss) / sum(weight)``."""
+    return _pointwise(MSELoss, "mse_loss", input, target, reduction, weight)
 
 
-def l1_loss(input, target, reduction="mean"):
-    """Mean absolute error ``|input - target|``, reduced (torch.nn.functional.l1_loss)."""
-    return _pointwise(L1Loss, "l1_loss", input, target, reduction)
+def l1_loss(input, target, reduction="mean", *, weight=None):
+    """Mean absolute error ``|input - target|``, reduced (torch.nn.functional.l1_loss); ``weight`` as in
+    :func:`mse_loss`."""
+    return _pointwise(L1Loss, "l1_loss", input, target, reduction, weight)
+
+
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+    """Smooth L1: quadratic for ``|input - target| < beta``, linear beyond (torch.nn.functional.smooth_l1_loss)."""
+    beta = float(beta)
+    if not beta >= 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    return _pointwise(SmoothL1Loss, "smooth_l1_loss", input, target, reduction, beta=beta)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """Huber loss: quadratic for ``|input - target| <= delta``, linear with slope ``delta`` beyond; ``weight``
+    (the input's shape) weighs each element ("mean" stays the mean over the elements, as in torch)."""
+    delta = float(delta)
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+    return _pointwise(HuberLoss, "huber_loss", input, target, reduction, weight, delta=delta)
+
+
+class KLDiv(Function):
+    """``t (log t - x)`` (or ``exp(t) (t - x)`` for log-probability targets) with log-probability input ``x``;
+    ``0 log 0 = 0`` as in torch."""
+
+    def forward(self, x, t):
+        xp = self._xp
+        t = t.astype(x.dtype, copy=False)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.log_target:
+                coef = xp.exp(t)
+                loss = coef * (t - x)
+            else:
+                coef = t
+                loss = xp.where(t == 0, xp.zeros((), dtype=x.dtype), t * xp.log(t)) - t * x
+        self.shapes = (x.shape, t.shape)
+        need_t = self.needs_input_grad[1]
+        self.save_for_backward(coef, t if need_t else None, x if need_t else None)
+        if self.reduction != "batchmean":
+            return _reduce(xp, loss, self.reduction)
+        return xp.asarray(loss.sum() * self.scale, dtype=loss.dtype)
+
+    def backward(self, gy):
+        coef, t, x = self.saved_tensors
+        xp = self._xp
+        shape = np.broadcast_shapes(*self.shapes)
+        if self.reduction == "batchmean":
+            g = _expand(xp, gy * self.scale, shape, "sum", coef.dtype)
+        else:
+            g = _expand(xp, gy, shape, self.reduction, coef.dtype)
+        gx = sum_to(-g * coef, self.shapes[0]) if self.needs_input_grad[0] else None
+        gt = None
+        if t is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if self.log_target:
+                    d = coef * (t - x + 1)
+                else:                                    # torch: NaN where the target is 0 (d/dt of t log t)
+                    d = xp.where(t == 0, xp.full((), np.nan, dtype=t.dtype), xp.log(t) + 1 - x)
+                gt = sum_to(g * d, self.shapes[1])
+        return _arrays(xp, gx, gt)
+
+
+def kl_div(input, target, reduction="mean", log_target=False):
+    """Kullback-Leibler divergence ``sum t (log t - input)`` of log-probabilities ``input`` from ``target``
+    (probabilities, or log-probabilities with ``log_target=True``); ``reduction="batchmean"`` divides the sum
+    by the batch size, the mathematically correct mean (torch.nn.functional.kl_div)."""
+    name = "kl_div"
+    if reduction != "batchmean":
+        _check_reduction(name, reduction)
+    x = _input(name, input)
+    t = _other(x, target)
+    _broadcastable(name, x, t)
+    batch = x.shape[0] if x.ndim else 1
+    return KLDiv.apply(x, t, reduction=reduction, log_target=bool(log_target),
+                       scale=1.0 / batch if batch else float("nan"))
 
 
 # --- binary classification ---------------------------------------------------------------------------
@@ -142,14 +280,14 @@ class BinaryCrossEntropy(Function):
     def forward(self, p, t, w):
         xp = self._xp
         t = t.astype(p.dtype, copy=False)
-        with np.errstate(divide="ignore"):
-            logp = xp.maximum(xp.log(p), -100.0)
-            log1mp = xp.maximum(xp.log1p(-p), -100.0)
-        raw = -(t * logp + (1 - t) * log1mp)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_p, log_1mp = xp.log(p), xp.log1p(-p)
+            raw = -(t * xp.maximum(log_p, -100.0) + (1 - t) * xp.maximum(log_1mp, -100.0))
+            # d/dt uses the logs unclamped (as torch): +-inf where p is exactly 0 or 1
+            dt = (log_1mp - log_p) if self.needs_input_grad[1] else None
         loss = raw if w is None else raw * w.astype(p.dtype, copy=False)
         need_w = w is not None and self.needs_input_grad[2]
-        self.save_for_backward(p, t, w, raw if need_w else None,
-                               (log1mp - logp) if self.needs_input_grad[1] else None)
+        self.save_for_backward(p, t, w, raw if need_w else None, dt)
         return _reduce(xp, loss, self.reduction)
 
     def backward(self, gy):
@@ -162,7 +300,10 @@ class BinaryCrossEntropy(Function):
         gp = None
         if self.needs_input_grad[0]:
             gp = g * (p - t) / xp.maximum(p * (1 - p), 1e-12)
-        gt = g * dt if dt is not None else None
+        gt = None
+        if dt is not None:
+            with np.errstate(invalid="ignore"):
+                gt = g * dt
         return _arrays(xp, gp, gt, gw)
 
 
@@ -175,7 +316,26 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     _same_shape(name, p, t)
     if w is not None:
         _broadcastable_to(name, w, p.shape)
+    _check_unit_interval(name, p, "input", " (probabilities; for logits use binary_cross_entropy_with_logits)")
+    _check_unit_interval(name, t, "target")
     return BinaryCrossEntropy.apply(p, t, w, reduction=reduction)
+
+
+def _check_unit_interval(name, x, what, hint=""):
+    """Values outside [0, 1] (NaN included) are an error, as in torch: raised at once on the CPU, and at the
+    next host sync on a GPU (a device flag, index_checks.flag: no sync here)."""
+    a = x.data
+    if a.size == 0:
+        return
+    xp = x.device.xp
+    bad = ~((a >= 0) & (a <= 1))
+    message = f"{name}: all elements of {what} should be between 0 and 1{hint}"
+    if xp is np:
+        if bad.any():
+            first = a.reshape(-1)[int(np.argmax(bad.reshape(-1)))]
+            raise RuntimeError(f"{message}; found {first.item()!r}")
+        return
+    index_checks.flag(xp, bad.any(), a.device.id, message + " (found on the device)", RuntimeError)
 
 
 class BinaryCrossEntropyWithLogits(Function):
@@ -242,8 +402,18 @@ def _class_targets(xp, y, weight, ignore_index, dtype):
     """(safe indices, kept mask, per-element weight ``w[y]`` that is 0 where ignored) for class targets."""
     keep = y != ignore_index
     safe = xp.where(keep, y, 0)
-    wy = keep.astype(dtype) if weight is None else xp.take(weight, safe) * keep
+    if weight is None or weight.size == 0:        # no classes: every target is ignore_index (or was refused)
+        wy = keep.astype(dtype) if weight is None else xp.zeros(y.shape, dtype=dtype)
+    else:
+        wy = xp.take(weight, safe) * keep
     return safe, keep, wy
+
+
+def _picked(xp, logp, safe):
+    """``logp[i, safe[i], ...]`` along the class axis 1 (zeros where there are no classes)."""
+    if logp.shape[1] == 0:
+        return xp.zeros(safe.shape, dtype=logp.dtype)
+    return xp.take_along_axis(logp, xp.expand_dims(safe, 1), axis=1)[:, 0]
 
 
 def _onehot(xp, safe, n_classes, dtype):
@@ -299,18 +469,21 @@ class CrossEntropy(Function):
         work = x if x.dtype.itemsize >= 4 else x.astype(np.float32)  # half precision: reduce in float32
         dt, C, eps = work.dtype, x.shape[1], self.label_smoothing
         wc = _per_class(None if w is None else w.astype(dt, copy=False), x.ndim)
-        z = work - work.max(axis=1, keepdims=True)
-        logp = z - xp.log(xp.exp(z).sum(axis=1, keepdims=True))
+        if C:
+            z = work - work.max(axis=1, keepdims=True)
+            logp = z - xp.log(xp.exp(z).sum(axis=1, keepdims=True))
+        else:                                           # no classes: an empty log-softmax (torch's 0-class rules)
+            logp = work
         if self.probs:
             y = y.astype(dt, copy=False)
             coef = y * (1.0 - eps) + eps / C if eps else y
             loss = -((coef if wc is None else coef * wc) * logp).sum(axis=1)
-            self.denom = float(loss.size)
+            self.denom = float(loss.size) if C else float("nan")
             saved = y
         else:
             safe, keep, wy = _class_targets(xp, y, None if w is None else w.astype(dt, copy=False),
                                             self.ignore_index, dt)
-            loss = -xp.take_along_axis(logp, xp.expand_dims(safe, 1), axis=1)[:, 0] * wy
+            loss = -_picked(xp, logp, safe) * wy
             if eps:
                 smooth = -(logp if wc is None else logp * wc).sum(axis=1) * keep
                 loss = loss * (1.0 - eps) + smooth * (eps / C)
@@ -425,11 +598,11 @@ def _classification_args(name, input, target, weight, reduction):
     _check_reduction(name, reduction)
     x = _input(name, input)
     if x.ndim == 0:
-        raise ValueError(f"{name}: input must have a class dimension, got a scalar")
+        raise ShapeError(f"{name}: input must have a class dimension, got a scalar")
     y, w = _other(x, target), _other(x, weight)
     n_classes = x.shape[1] if x.ndim > 1 else x.shape[0]
     if w is not None and w.shape != (n_classes,):
-        raise ValueError(f"{name}: weight of shape {w.shape} does not match {n_classes} classes of input shape "
+        raise ShapeError(f"{name}: weight of shape {w.shape} does not match {n_classes} classes of input shape "
                          f"{x.shape}; expected shape ({n_classes},)")
     return x, y, w, n_classes
 
@@ -447,13 +620,14 @@ def _check_class_targets(name, x, y, n_classes, ignore_index, check_range_now=Tr
         raise TypeError(f"{name}: class-index targets must be integers, got dtype {y.dtype} with shape "
                         f"{y.shape}{hint}")
     if y.shape != batch:
-        raise ValueError(f"{name}: target shape {y.shape} does not match logits batch {batch}")
+        raise ShapeError(f"{name}: target shape {y.shape} does not match logits batch {batch}")
     if y.device == x.device and check_range_now:
         _range_check(name, x.device.xp, y.data, n_classes, ignore_index)
 
 
 def _range_messages(name, n_classes, ignore_index):
-    expected = f"{n_classes} classes (expected 0..{n_classes - 1} or ignore_index={ignore_index})"
+    expected = (f"{n_classes} classes (expected 0..{n_classes - 1} or ignore_index={ignore_index})" if n_classes
+                else f"0 classes (the input's class axis is empty: every target must be ignore_index={ignore_index})")
     return (lambda bad: f"{name}: target class {bad} is out of range for {expected}" if bad is not None
             else f"{name}: a target class was out of range for {expected} (found on the device)")
 
@@ -474,11 +648,14 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
     probs = y.dtype.kind == "f" or str(y.dtype) == "bfloat16"
+    if probs and int(ignore_index) >= 0:            # torch: a class index to ignore means nothing for probabilities
+        raise RuntimeError(f"{name}: ignore_index is not supported for probability (floating point) targets, got "
+                           f"ignore_index={ignore_index}; leave it at its default -100, or pass integer class targets")
     if probs and y.shape != x.shape:
         if y.shape == _batch_shape(x):
             raise TypeError(f"{name}: class-index targets must be integers, got dtype {y.dtype} with shape "
                             f"{y.shape}; probability targets must have the logits' shape {x.shape}")
-        raise ValueError(f"{name}: probability target shape {y.shape} does not match logits shape {x.shape} "
+        raise ShapeError(f"{name}: probability target shape {y.shape} does not match logits shape {x.shape} "
                          f"(class-index targets are integers of shape {_batch_shape(x)})")
     if not probs:
         _check_class_targets(name, x, y, n_classes, ignore_index, check_range_now=False)
@@ -496,7 +673,7 @@ class NLLLoss(Function):
             logp, y = logp[None], y[None]
         dt = logp.dtype
         safe, _, wy = _class_targets(xp, y, None if w is None else w.astype(dt, copy=False), self.ignore_index, dt)
-        loss = -xp.take_along_axis(logp, xp.expand_dims(safe, 1), axis=1)[:, 0] * wy
+        loss = -_picked(xp, logp, safe) * wy
         self.denom = wy.sum(dtype=dt)
         self.save_for_backward(safe, wy)
         self.n_classes = logp.shape[1]
@@ -507,7 +684,8 @@ class NLLLoss(Function):
         safe, wy = self.saved_tensors
         xp = self._xp
         g = _class_grad_scale(xp, gy, self.reduction, self.denom, self.unbatched)
-        gx = _onehot(xp, safe, self.n_classes, wy.dtype) * (-xp.expand_dims(wy, 1) * g)
+        with np.errstate(invalid="ignore"):             # every target ignored: NaN scale, as the forward's mean
+            gx = _onehot(xp, safe, self.n_classes, wy.dtype) * (-xp.expand_dims(wy, 1) * g)
         return (gx[0] if self.unbatched else gx), None, None
 
 

@@ -6,9 +6,11 @@ Both normalise ``xhat = (x - mean) / sqrt(var + eps)`` (biased variance) and app
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 from ..autograd import Function
+from ..errors import ShapeError
 from ..tensor import Tensor
 from ._util import as_tensor
 
@@ -19,6 +21,19 @@ def _normalized_backward(gxhat, xhat, invstd, axes):
     """Gradient through ``xhat = (x - mean(x)) * invstd`` where mean and variance are over ``axes``."""
     return invstd * (gxhat - gxhat.mean(axis=axes, keepdims=True)
                      - xhat * (gxhat * xhat).mean(axis=axes, keepdims=True))
+
+
+def _centered_stats(x, axes, first):
+    """``(x - mean, mean, biased variance)`` over ``axes``, computed from ``x - x[first]``.
+
+    Shifting by one element of each group first makes a constant group exactly 0 (its mean is exactly its
+    value), and keeps the variance accurate when the values sit far from 0.
+    """
+    shift = x[first]
+    d = x - shift
+    m = d.mean(axis=axes, keepdims=True)
+    d -= m
+    return d, shift + m, (d * d).mean(axis=axes, keepdims=True)
 
 
 def _affine_grads(needs, gy, xhat, axes, shape):
@@ -34,15 +49,17 @@ class BatchNorm(Function):
         xp = self._xp
         axes = (0,) + tuple(range(2, x.ndim))
         bshape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-        if self.training:
-            mean = x.mean(axis=axes, keepdims=True)
-            var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+        if self.training and x.size:
+            centered, mean, var = _centered_stats(x, axes, (slice(0, 1), slice(None)) + (slice(0, 1),) * (x.ndim - 2))
             self._update_running(mean, var, x.size // x.shape[1])
+        elif self.training:                            # an empty batch: empty output, running stats kept (torch)
+            centered, var = x, xp.ones(bshape, dtype=x.dtype)
         else:
             mean = self.running_mean.reshape(bshape).astype(x.dtype, copy=False)
             var = self.running_var.reshape(bshape).astype(x.dtype, copy=False)
+            centered = x - mean
         invstd = 1.0 / xp.sqrt(var + self.eps)
-        xhat = (x - mean) * invstd
+        xhat = centered * invstd
         y = xhat if w is None else xhat * w.reshape(bshape)
         if b is not None:
             y = y + b.reshape(bshape)
@@ -67,8 +84,10 @@ class BatchNorm(Function):
         gxhat = gy if w is None else gy * w.reshape(self.bshape)
         gx = None
         if self.needs_input_grad[0]:
-            if self.training:
+            if self.training and gy.size:
                 gx = _normalized_backward(gxhat, xhat, invstd, self.axes)
+            elif self.training:                        # an empty batch
+                gx = gxhat
             else:
                 gx = gxhat * invstd
         gw, gb = _affine_grads(self.needs_input_grad, gy, xhat, self.axes, (-1,))
@@ -81,7 +100,7 @@ def _raw(name, what, value, x, shape):
         return None
     arr = value.data if isinstance(value, Tensor) else value
     if tuple(arr.shape) != tuple(shape):
-        raise ValueError(f"{name}: {what} has shape {tuple(arr.shape)} but input of shape {x.shape} needs "
+        raise ShapeError(f"{name}: {what} has shape {tuple(arr.shape)} but input of shape {x.shape} needs "
                          f"{tuple(shape)}")
     return arr
 
@@ -95,14 +114,14 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     name = "batch_norm"
     x = x if isinstance(x, Tensor) else as_tensor(x)
     if x.ndim < 2:
-        raise ValueError(f"batch_norm: expected input of shape (N, C, ...) with at least 2 dimensions, "
+        raise ShapeError(f"batch_norm: expected input of shape (N, C, ...) with at least 2 dimensions, "
                          f"got shape {x.shape}")
     C = x.shape[1]
     w = _other_tensor(x, weight)
     b = _other_tensor(x, bias)
     for what, t in (("weight", w), ("bias", b)):
         if t is not None and t.shape != (C,):
-            raise ValueError(f"{name}: {what} has shape {t.shape} but input of shape {x.shape} has {C} "
+            raise ShapeError(f"{name}: {what} has shape {t.shape} but input of shape {x.shape} has {C} "
                              f"channels; expected ({C},)")
     rm = _raw(name, "running_mean", running_mean, x, (C,))
     rv = _raw(name, "running_var", running_var, x, (C,))
@@ -110,8 +129,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         if arr is not None and type(arr) is not type(x.data):
             raise RuntimeError(f"{name}: {what} is on a different device than the input ({x.device})")
     if training:
-        per_channel = x.size // C if C else 0
-        if per_channel <= 1:
+        if C and math.prod(x.shape) // C == 1:            # torch: one value per channel has no variance; 0 is fine
             raise ValueError(f"{name}: expected more than 1 value per channel when training, got input of "
                              f"shape {x.shape}")
     elif rm is None or rv is None:
@@ -132,10 +150,12 @@ class LayerNorm(Function):
     def forward(self, x, w, b):
         xp = self._xp
         axes = tuple(range(x.ndim - self.k, x.ndim))
-        mean = x.mean(axis=axes, keepdims=True)
-        var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+        if x.size:
+            centered, _, var = _centered_stats(x, axes, (Ellipsis,) + (slice(0, 1),) * self.k)
+        else:                                          # nothing to normalise: an empty result, as torch
+            centered, var = x, xp.ones(x.shape[:x.ndim - self.k] + (1,) * self.k, dtype=x.dtype)
         invstd = 1.0 / xp.sqrt(var + self.eps)
-        xhat = (x - mean) * invstd
+        xhat = centered * invstd
         y = xhat if w is None else xhat * w
         if b is not None:
             y = y + b
@@ -149,7 +169,7 @@ class LayerNorm(Function):
         gx = None
         if self.needs_input_grad[0]:
             gxhat = gy if w is None else gy * w
-            gx = _normalized_backward(gxhat, xhat, invstd, self.axes)
+            gx = _normalized_backward(gxhat, xhat, invstd, self.axes) if gy.size else gxhat
         shape = gy.shape[gy.ndim - self.k:]
         gw, gb = _affine_grads(self.needs_input_grad, gy, xhat, lead, shape)
         return gx, gw, gb
@@ -165,11 +185,11 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         shape = tuple(int(s) for s in normalized_shape)
     k = len(shape)
     if k == 0 or k > x.ndim or x.shape[x.ndim - k:] != shape:
-        raise ValueError(f"{name}: normalized_shape {shape} does not match the last dimension(s) of input shape "
+        raise ShapeError(f"{name}: normalized_shape {shape} does not match the last dimension(s) of input shape "
                          f"{x.shape}")
     w = _other_tensor(x, weight)
     b = _other_tensor(x, bias)
     for what, t in (("weight", w), ("bias", b)):
         if t is not None and t.shape != shape:
-            raise ValueError(f"{name}: {what} has shape {t.shape} but normalized_shape is {shape}")
+            raise ShapeError(f"{name}: {what} has shape {t.shape} but normalized_shape is {shape}")
     return LayerNorm.apply(x, w, b, k=k, eps=float(eps))

@@ -12,11 +12,13 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import to_device
+from ..backend.dtypes import as_dtype
+from ..errors import ShapeError
 from ..tensor import Tensor
 from ._util import as_tensor, normalize_axis, sum_to, tensor_method
 
-__all__ = ["reshape", "transpose", "permute", "squeeze", "unsqueeze", "flatten", "broadcast_to", "repeat",
-           "cat", "concatenate", "stack", "split", "chunk", "pad"]
+__all__ = ["reshape", "transpose", "permute", "squeeze", "unsqueeze", "flatten", "unflatten", "broadcast_to",
+           "repeat", "cat", "concatenate", "stack", "split", "chunk", "pad"]
 
 
 # --- helpers ------------------------------------------------------------------------------------------
@@ -191,15 +193,48 @@ def _resolve_shape(in_shape, shape, size, name="reshape"):
     elif ok:
         ok = known == size
     if not ok:
-        raise ValueError(f"{name}: cannot reshape tensor of shape {tuple(in_shape)} into shape {shape}")
+        raise ShapeError(f"{name}: cannot reshape tensor of shape {tuple(in_shape)} into shape {shape}")
     return shape
 
 
-@tensor_method("reshape", "view")
+@tensor_method()
 def reshape(x, *shape):
     """``x`` with a new shape of the same size (one entry may be -1); a view where possible."""
-    shape = _resolve_shape(x.shape, _ints(shape, "reshape"), x.size)
+    shape = _resolve_shape(x.shape, _ints(shape, "reshape"), x.numel())
     return Reshape.apply(x, shape=shape)
+
+
+def _view(x, *shape_or_dtype):
+    """torch ``view``: ``x.view(*shape)`` reshapes (as :func:`reshape`); ``x.view(dtype)`` reinterprets the bytes
+    as another dtype (no gradient, as in torch): with a different item size the last axis scales."""
+    if len(shape_or_dtype) == 1 and not isinstance(shape_or_dtype[0], (tuple, list)):
+        try:
+            operator.index(shape_or_dtype[0])
+        except TypeError:
+            return _view_dtype(x, shape_or_dtype[0])
+    shape = _resolve_shape(x.shape, _ints(shape_or_dtype, "view"), x.numel(), "view")
+    return Reshape.apply(x, shape=shape)
+
+
+def _view_dtype(x, dtype):
+    dtype = as_dtype(dtype)
+    old = x.dtype.itemsize
+    if dtype.itemsize != old:
+        if x.ndim == 0:
+            raise ShapeError(f"view: a 0-d tensor cannot be viewed as {dtype}, whose item size differs from "
+                             f"{x.dtype}'s")
+        n = x.shape[-1]
+        if x.data.strides[-1] != old and n > 1:
+            raise ShapeError(f"view: viewing {x.dtype} as {dtype} needs a contiguous last axis; call .contiguous() "
+                             f"first (tensor of shape {x.shape})")
+        if (n * old) % dtype.itemsize:
+            raise ShapeError(f"view: the last axis of a tensor of shape {x.shape} ({n} x {old} bytes) cannot be "
+                             f"viewed as {dtype} ({dtype.itemsize} bytes per item)")
+    return Tensor._make(x.data.view(dtype))
+
+
+Tensor.view = _view
+Tensor.view_as = lambda self, other: _view(self, tuple(other.shape))
 
 
 @tensor_method()
@@ -208,7 +243,7 @@ def permute(x, *axes):
     axes = _ints(axes, "permute", "axes")
     norm = tuple(normalize_axis(a, x.ndim) for a in axes)
     if sorted(norm) != list(range(x.ndim)):
-        raise ValueError(f"permute: axes {axes} are not a permutation of the axes of a tensor of shape {x.shape}")
+        raise ShapeError(f"permute: axes {axes} are not a permutation of the axes of a tensor of shape {x.shape}")
     return Permute.apply(x, axes=norm)
 
 
@@ -263,7 +298,7 @@ def unsqueeze(x, axis=None, *, dim=None):
                              f"(expected -{out_ndim} <= axis < {out_ndim})")
         norm.append(a % out_ndim)
     if len(set(norm)) != len(norm):
-        raise ValueError(f"unsqueeze: repeated axis in {axes}")
+        raise ShapeError(f"unsqueeze: repeated axis in {axes}")
     rest = iter(x.shape)
     shape = tuple(1 if i in norm else next(rest) for i in range(out_ndim))
     return Reshape.apply(x, shape=shape)
@@ -279,7 +314,7 @@ def flatten(x, start_axis=0, end_axis=-1, *, start_dim=None, end_dim=None):
         return Reshape.apply(x, shape=(1,))
     s, e = normalize_axis(start, x.ndim), normalize_axis(end, x.ndim)
     if s > e:
-        raise ValueError(f"flatten: start axis {start} comes after end axis {end} for a tensor of shape {x.shape}")
+        raise ShapeError(f"flatten: start axis {start} comes after end axis {end} for a tensor of shape {x.shape}")
     shape = x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:]
     return Reshape.apply(x, shape=shape)
 
@@ -291,7 +326,7 @@ def broadcast_to(x, *shape):
     lead = len(shape) - x.ndim
     if lead < 0 or any(s < 0 for s in shape) or \
             any(n != s and n != 1 for n, s in zip(x.shape, shape[lead:])):
-        raise ValueError(f"broadcast_to: cannot broadcast tensor of shape {x.shape} to shape {shape}")
+        raise ShapeError(f"broadcast_to: cannot broadcast tensor of shape {x.shape} to shape {shape}")
     if shape == x.shape:
         return Reshape.apply(x, shape=shape)
     return BroadcastTo.apply(x, shape=shape)
@@ -302,10 +337,10 @@ def _expand(x, *shape):
     shape = _ints(shape, "expand")
     lead = len(shape) - x.ndim
     if lead < 0:
-        raise ValueError(f"expand: cannot expand tensor of shape {x.shape} to shape {shape} (fewer dimensions)")
+        raise ShapeError(f"expand: cannot expand tensor of shape {x.shape} to shape {shape} (fewer dimensions)")
     for i, s in enumerate(shape):
         if s == -1 and i < lead:
-            raise ValueError(f"expand: -1 is not allowed in a new leading dimension, got shape {shape}")
+            raise ShapeError(f"expand: -1 is not allowed in a new leading dimension, got shape {shape}")
     full = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
     return broadcast_to(x, full)
 
@@ -314,11 +349,30 @@ Tensor.expand = _expand
 
 
 @tensor_method()
+def unflatten(x, dim=None, sizes=None, *, axis=None):
+    """Split axis ``dim`` into ``sizes`` (one entry may be -1): the inverse of :func:`flatten` (torch order)."""
+    axis = _pick(dim, axis, None)
+    if axis is None or sizes is None:
+        raise TypeError("unflatten: give the axis and the sizes to split it into, e.g. unflatten(1, (2, 3))")
+    axis = _int_axis(axis, x.ndim, "unflatten")
+    sizes = _ints((sizes,), "unflatten", "sizes")
+    if not sizes:
+        raise ShapeError("unflatten: sizes must not be empty")
+    n = x.shape[axis]
+    try:
+        sizes = _resolve_shape((n,), sizes, n, "unflatten")
+    except ShapeError:
+        raise ShapeError(f"unflatten: sizes {sizes} do not multiply to {n}, the size of axis {axis} of a tensor "
+                         f"of shape {x.shape}") from None
+    return Reshape.apply(x, shape=x.shape[:axis] + tuple(sizes) + x.shape[axis + 1:])
+
+
+@tensor_method()
 def repeat(x, *repeats):
     """Tile ``x`` ``repeats[i]`` times along axis i (torch semantics; extra leading repeats add axes)."""
     repeats = _ints(repeats, "repeat", "repeats")
     if len(repeats) < x.ndim:
-        raise ValueError(f"repeat: {len(repeats)} repeat count(s) given for a tensor with {x.ndim} dimensions "
+        raise ShapeError(f"repeat: {len(repeats)} repeat count(s) given for a tensor with {x.ndim} dimensions "
                          f"(shape {x.shape}); give at least one per dimension")
     if any(r < 0 for r in repeats):
         raise ValueError(f"repeat: repeat counts must be non-negative, got {repeats}")
@@ -344,11 +398,11 @@ def cat(tensors, axis=0, *, dim=None):
     tensors = _tensor_list(tensors, "cat")
     first = tensors[0]
     if first.ndim == 0:
-        raise ValueError("cat: zero-dimensional tensors cannot be concatenated (use stack)")
+        raise ShapeError("cat: zero-dimensional tensors cannot be concatenated (use stack)")
     axis = _int_axis(_pick(axis, dim, 0), first.ndim, "cat")
     for i, t in enumerate(tensors[1:], 1):
         if t.ndim != first.ndim or any(a != b for k, (a, b) in enumerate(zip(first.shape, t.shape)) if k != axis):
-            raise ValueError(f"cat: shapes {first.shape} (tensor 0) and {t.shape} (tensor {i}) must match except "
+            raise ShapeError(f"cat: shapes {first.shape} (tensor 0) and {t.shape} (tensor {i}) must match except "
                              f"along axis {axis}")
     return Cat.apply(*tensors, axis=axis)
 
@@ -369,7 +423,7 @@ def stack(tensors, axis=0, *, dim=None):
     axis %= first.ndim + 1
     for i, t in enumerate(tensors[1:], 1):
         if t.shape != first.shape:
-            raise ValueError(f"stack: all tensors must have the same shape (stacking along axis {axis}), got "
+            raise ShapeError(f"stack: all tensors must have the same shape (stacking along axis {axis}), got "
                              f"{first.shape} (tensor 0) and {t.shape} (tensor {i})")
     return Stack.apply(*tensors, axis=axis)
 
@@ -378,13 +432,13 @@ def stack(tensors, axis=0, *, dim=None):
 def split(x, split_size_or_sections, axis=0, *, dim=None):
     """Cut ``x`` along ``axis``: an int is the piece size (the last may be smaller), a list gives the sizes."""
     if x.ndim == 0:
-        raise ValueError("split: a zero-dimensional tensor cannot be split")
+        raise ShapeError("split: a zero-dimensional tensor cannot be split")
     axis = _int_axis(_pick(axis, dim, 0), x.ndim, "split")
     n = x.shape[axis]
     if isinstance(split_size_or_sections, (list, tuple)):
         sizes = _ints((split_size_or_sections,), "split", "sections")
         if any(s < 0 for s in sizes) or sum(sizes) != n:
-            raise ValueError(f"split: sections {sizes} must be non-negative and sum to {n}, the size of axis "
+            raise ShapeError(f"split: sections {sizes} must be non-negative and sum to {n}, the size of axis "
                              f"{axis} of a tensor of shape {x.shape}")
     else:
         size = operator.index(split_size_or_sections)
@@ -402,7 +456,7 @@ def chunk(x, chunks, axis=0, *, dim=None):
     if chunks <= 0:
         raise ValueError(f"chunk: number of chunks must be a positive integer, got {chunks}")
     if x.ndim == 0:
-        raise ValueError("chunk: a zero-dimensional tensor cannot be chunked")
+        raise ShapeError("chunk: a zero-dimensional tensor cannot be chunked")
     axis = _int_axis(_pick(axis, dim, 0), x.ndim, "chunk")
     n = x.shape[axis]
     if n == 0:
@@ -433,34 +487,75 @@ def _index_key(x, key):
     return tuple(out), has_int_array
 
 
+def _is_int_like(k):
+    """An int or a 0-d integer array: PyTorch applies these as basic indices (they select, not gather)."""
+    if isinstance(k, bool):
+        return False
+    return isinstance(k, int) or (hasattr(k, "dtype") and k.ndim == 0 and k.dtype.kind in "iu")
+
+
+def _is_advanced(k):
+    return hasattr(k, "dtype") and not _is_int_like(k)
+
+
 @tensor_method("__getitem__")
 def _getitem(x, key):
-    """Index with ints, slices, None, ..., integer arrays and boolean masks (NumPy semantics)."""
+    """Index with ints, slices, None, ..., integer arrays and boolean masks, placing dimensions as PyTorch does.
+
+    PyTorch differs from NumPy in one case: an int next to an index array is a basic index (it removes its
+    dimension first), while NumPy counts it as an advanced index, which can move the gathered dimensions to
+    the front (``x[0, :, idx]``). Such keys run in two steps: the ints (and slices) first, the arrays next.
+    """
     key, accumulate = _index_key(x, key)
-    return GetItem.apply(x, key=key, accumulate=accumulate)
+    if not (any(_is_int_like(k) for k in key) and any(_is_advanced(k) for k in key)):
+        return GetItem.apply(x, key=key, accumulate=accumulate)
+    first, second = [], []
+    for k in key:
+        if _is_int_like(k):
+            first.append(k)
+        elif k is None:
+            first.append(None)
+            second.append(slice(None))
+        elif k is Ellipsis:
+            first.append(Ellipsis)
+            second.append(Ellipsis)
+        elif isinstance(k, slice):
+            first.append(k)
+            second.append(slice(None))
+        else:  # an index array: a boolean mask covers as many dimensions as it has
+            first.extend([slice(None)] * (k.ndim if k.dtype.kind == "b" else 1))
+            second.append(k)
+    first_acc = any(hasattr(k, "dtype") for k in first)
+    y = GetItem.apply(x, key=tuple(first), accumulate=first_acc)
+    return GetItem.apply(y, key=tuple(second), accumulate=accumulate)
 
 
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 
-def _pad_index(n, left, right, mode, axis, shape):
-    """Source index of every output position along one axis for the non-constant pad modes."""
+def _pad_index(xp, n, left, right, mode, axis, shape):
+    """Source index of every output position along one axis for the non-constant pad modes (made on the
+    tensor's device: no host->device copy)."""
     if mode == "reflect" and (left >= n or right >= n):
-        raise ValueError(f"pad: reflect padding ({left}, {right}) must be smaller than the size {n} of axis {axis} "
+        raise ShapeError(f"pad: reflect padding ({left}, {right}) must be smaller than the size {n} of axis {axis} "
                          f"(tensor of shape {shape})")
     if mode == "circular" and (left > n or right > n):
-        raise ValueError(f"pad: circular padding ({left}, {right}) must not exceed the size {n} of axis {axis} "
+        raise ShapeError(f"pad: circular padding ({left}, {right}) must not exceed the size {n} of axis {axis} "
                          f"(tensor of shape {shape})")
     if mode == "replicate" and n == 0 and (left > 0 or right > 0):
-        raise ValueError(f"pad: cannot replicate-pad the empty axis {axis} of a tensor of shape {shape}")
-    pos = np.arange(-left, n + right)
+        raise ShapeError(f"pad: cannot replicate-pad the empty axis {axis} of a tensor of shape {shape}")
+    if mode == "circular":  # as torch: negative widths crop first, then the rest wraps around
+        lo, m = max(-left, 0), n - max(-left, 0) - max(-right, 0)
+        if m <= 0 and (left > 0 or right > 0):
+            raise ShapeError(f"pad: circular padding ({left}, {right}) crops all of axis {axis} (size {n}) of a "
+                             f"tensor of shape {shape}, leaving nothing to wrap around")
+        return lo + xp.arange(-max(left, 0), m + max(right, 0)) % max(m, 1)
+    pos = xp.arange(-left, n + right)
     if mode == "replicate":
-        return np.clip(pos, 0, n - 1)
-    if mode == "circular":
-        return pos % n
+        return xp.clip(pos, 0, n - 1)
     period = 2 * (n - 1)
-    pos = np.abs(pos) % period if period else np.zeros_like(pos)
-    return np.where(pos > n - 1, period - pos, pos)
+    pos = xp.abs(pos) % period if period else xp.zeros_like(pos)
+    return xp.where(pos > n - 1, period - pos, pos)
 
 
 @tensor_method()
@@ -470,7 +565,7 @@ def pad(x, pad, mode="constant", value=0):
     if len(widths) % 2:
         raise ValueError(f"pad: padding must be (left, right) pairs, got {len(widths)} value(s): {widths}")
     if len(widths) // 2 > x.ndim:
-        raise ValueError(f"pad: {len(widths) // 2} pairs of padding given for a tensor with {x.ndim} "
+        raise ShapeError(f"pad: {len(widths) // 2} pairs of padding given for a tensor with {x.ndim} "
                          f"dimension(s) (shape {x.shape})")
     if mode not in _PAD_MODES:
         raise ValueError(f"pad: mode must be one of {_PAD_MODES}, got {mode!r}")
@@ -484,17 +579,17 @@ def pad(x, pad, mode="constant", value=0):
             if left == right == 0:
                 continue
             if x.shape[axis] + left + right < 0:
-                raise ValueError(f"pad: padding ({left}, {right}) leaves a negative size on axis {axis} of a tensor "
+                raise ShapeError(f"pad: padding ({left}, {right}) leaves a negative size on axis {axis} of a tensor "
                                  f"of shape {x.shape}")
-            idx = _pad_index(x.shape[axis], left, right, mode, axis, x.shape)
-            out = out[(slice(None),) * axis + (idx,)]
+            idx = _pad_index(x.device.xp, x.shape[axis], left, right, mode, axis, x.shape)
+            out = out[(slice(None),) * axis + (Tensor._make(idx),)]
         return out
     out_shape, src, dst = [], [], []
     for axis, n in enumerate(x.shape):
         left, right = pairs.get(axis, (0, 0))
         size = n + left + right
         if size < 0:
-            raise ValueError(f"pad: padding ({left}, {right}) leaves a negative size on axis {axis} of a tensor of "
+            raise ShapeError(f"pad: padding ({left}, {right}) leaves a negative size on axis {axis} of a tensor of "
                              f"shape {x.shape}")
         start = max(-left, 0)
         length = max(n - max(-right, 0) - start, 0)

@@ -45,10 +45,12 @@ def provided() -> dict:
     import cupy.cuda.runtime
     import cupy.random
     import cupyx
+    import cupyx.scipy.special
 
     out = {}
     for modname, mod in [("cupy", cupy), ("cupy.cuda", cupy.cuda), ("cupy.cuda.runtime", cupy.cuda.runtime),
-                         ("cupy.random", cupy.random), ("cupyx", cupyx)]:
+                         ("cupy.random", cupy.random), ("cupyx", cupyx),
+                         ("cupyx.scipy.special", cupyx.scipy.special)]:
         names = [n for n in vars(mod) if not n.startswith("_") and not inspect.ismodule(vars(mod)[n])]
         if mod is cupy:
             names += ["RawModule", "RawKernel"]

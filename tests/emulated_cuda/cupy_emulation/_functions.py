@@ -215,6 +215,30 @@ def _clip(a, a_min=None, a_max=None, out=None):
     return np.clip(a, a_min, a_max, out=out)
 
 
+def _stable(np_fn):
+    """cupy.sort/argsort: always a stable sort; ``kind`` may only be None or 'stable' (CuPy raises otherwise)."""
+    def fn(a, axis=-1, kind=None):
+        if kind is not None and kind != "stable":
+            raise ValueError("kind can only be None or 'stable'")
+        return np_fn(a, axis=axis, kind="stable")
+    return fn
+
+
+def _put_along_axis(b):
+    """cupy.put_along_axis: writes ``values`` into ``arr`` at ``indices`` along ``axis`` (in place)."""
+    arr = b.arguments["arr"]
+    if type(arr) is not ndarray:
+        raise TypeError(f"cupy.put_along_axis: arr must be a cupy.ndarray, got {type(arr)}")
+    idx = unwrap("put_along_axis", b.arguments["indices"])
+    v = unwrap("put_along_axis", b.arguments["values"])
+    axis, t = b.arguments["axis"], arr._a
+    if runtime.capture is None:
+        np.put_along_axis(t, idx, v, axis)
+        inplace("put_along_axis", lambda: None)
+    else:
+        inplace("put_along_axis", lambda: np.put_along_axis(t, idx, v, axis))
+
+
 _SPECIAL = {
     "empty": ("shape, dtype=float, order='C'", _empty),
     "empty_like": ("prototype, dtype=None, order='K', subok=None, shape=None", _empty_like),
@@ -224,6 +248,7 @@ _SPECIAL = {
     "copyto": ("dst, src, casting='same_kind', where=None", _copyto),
     "get_array_module": ("*args", _get_array_module),
     "where": ("condition, x=None, y=None", _where),
+    "put_along_axis": ("arr, indices, values, axis", _put_along_axis),
 }
 
 # name: (CuPy 14 parameters, NumPy function or None for numpy.<name>, options)
@@ -289,8 +314,8 @@ _GENERIC = {
     "outer": ("a, b, out=None", None),
     "einsum": ("*operands, **kwargs", None),
     # sorting and searching
-    "sort": ("a, axis=-1, kind=None", None),
-    "argsort": ("a, axis=-1, kind=None", None),
+    "sort": ("a, axis=-1, kind=None", _stable(np.sort)),
+    "argsort": ("a, axis=-1, kind=None", _stable(np.argsort)),
     "searchsorted": ("a, v, side='left', sorter=None", None),
     # comparisons that stay on the device
     "isclose": ("a, b, rtol=1e-05, atol=1e-08, equal_nan=False", None),
@@ -333,3 +358,32 @@ def scatter_add(a, slices, value):
         inplace("scatter_add", lambda: None)
     else:
         inplace("scatter_add", lambda: np.add.at(t, idx, v))
+
+
+# --- cupyx.scipy.special -------------------------------------------------------------------------------
+class _ScalarUfunc:
+    """A NumPy-style one-input ufunc built from a Python scalar function, for the ``cupyx.scipy.special`` names
+    NumPy lacks. Result dtype as CuPy's types ``('e->d', 'f->f', 'd->d')``: float32 stays, the rest float64."""
+    nin, nout, nargs = 1, 1, 2
+
+    def __init__(self, fn):
+        self._fn = fn
+
+    def __call__(self, x, out=None, dtype=None, casting="same_kind"):
+        x = np.asarray(x)
+        rtype = np.dtype(np.float32) if x.dtype == np.float32 else np.dtype(np.float64)
+        y = np.vectorize(self._fn, otypes=[np.float64])(x.astype(np.float64)).astype(rtype)
+        if dtype is not None:
+            y = y.astype(dtype)
+        if out is not None:
+            np.copyto(out, y, casting=casting)
+            return out
+        return y
+
+
+def _special_erf():
+    import math
+    return ufunc("erf", _ScalarUfunc(math.erf))
+
+
+SPECIAL = {"erf": _special_erf()}
