@@ -1,4 +1,4 @@
-"""Whole-step CUDA graph capture: ``dc.cuda.graphed(fn)`` (DESIGN.md, "GPU execution").
+"""Whole-step CUDA graph capture: ``dc.cuda.graphed(fn)`` (docs/api.md, "GPU").
 
 A training step of a small model is bound by kernel launches: each costs the host 5-15 us, while a replayed
 CUDA graph costs about 1 us per kernel. ``graphed(step)`` records one call of ``step`` (forward, backward,

