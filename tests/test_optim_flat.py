@@ -283,6 +283,31 @@ def test_layers_write_parameter_gradients_straight_into_the_flat_buffer(device):
             assert any(p.grad.data is v for v in views), name
 
 
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+def test_recurrent_layers_write_weight_gradients_into_the_flat_buffer(mode, device):
+    """The recurrent backward writes W_ih, W_hh and both biases into the optimizer's slots (equal gradients,
+    no copies); GRU's b_hh differs from b_ih, LSTM's is the same sum."""
+    rnn = getattr(dc.nn, mode)(3, 4, batch_first=True).to(device)
+    x = dc.randn(2, 5, 3, device=device)
+    params = list(rnn.parameters())
+
+    def loss_fn():
+        out, _ = rnn(x)
+        return (out * out).sum()
+
+    opt = optim.Adam(params, lr=1e-3)
+    loss_fn().backward()
+    opt.step()
+    opt.zero_grad()
+    expect = [g.numpy() for g in dc.autograd.grad(loss_fn(), params)]
+    loss_fn().backward()
+    views = [v for b in opt._flats[id(opt.param_groups[0])].buckets for v in (b.grad_views or []) if v is not None]
+    for p, e, (name, _) in zip(params, expect, rnn.named_parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), e, rtol=1e-5, atol=1e-6, err_msg=name)
+        if views:
+            assert any(p.grad.data is v for v in views), name
+
+
 def test_zero_grad_keeps_none_and_user_gradients(device):
     a = dc.tensor([1.0, 2.0], device=device, requires_grad=True)
     b = dc.tensor([3.0], device=device, requires_grad=True)

@@ -307,16 +307,25 @@ class Recurrent(Function):
         need = self.needs_input_grad
         dg2, dgh2 = dg.reshape(T * N, G), dgh.reshape(T * N, G)
         gx = (dg2 @ w_ih).reshape(T, N, w_ih.shape[1]) if need[0] else None
-        gw_ih = dg2.T @ x.reshape(T * N, x.shape[2]) if need[3] else None
+        # weight and bias gradients go straight into the optimizer's flat buffer when it offers one
+        gw_ih = xp.matmul(dg2.T, x.reshape(T * N, x.shape[2]), out=self.grad_buffer(3)) if need[3] else None
         gw_hh = None
         if need[4]:                                   # step s consumed h of step s-1 (h0 for s = 0)
             first, rest, prev = (T - 1, slice(0, T - 1), slice(1, T)) if self.reverse else \
                 (0, slice(1, T), slice(0, T - 1))
-            gw_hh = dgh[rest].reshape(-1, G).T @ ys[prev].reshape(-1, H) + dgh[first].T @ h0
-        gb_ih = dg2.sum(axis=0) if need[5] else None
+            gw_hh = xp.matmul(dgh[rest].reshape(-1, G).T, ys[prev].reshape(-1, H), out=self.grad_buffer(4))
+            gw_hh += dgh[first].T @ h0
+        gb_ih = dg2.sum(axis=0, out=self.grad_buffer(5)) if need[5] else None
         gb_hh = None
         if need[6]:                                   # the same sum unless GRU's n gate made them differ
-            gb_hh = gb_ih.copy() if gb_ih is not None and dgh is dg else dgh2.sum(axis=0)
+            dest = self.grad_buffer(6)
+            if gb_ih is not None and dgh is dg and dest is None:
+                gb_hh = gb_ih.copy()
+            elif gb_ih is not None and dgh is dg:
+                dest[...] = gb_ih
+                gb_hh = dest
+            else:
+                gb_hh = dgh2.sum(axis=0, out=dest)
         return (gx, dh if need[1] else None, gc0 if need[2] else None, gw_ih, gw_hh, gb_ih, gb_hh)
 
 
