@@ -586,11 +586,8 @@ class _GlobalPool2D(_ImageLayer):
         return (input_shape[0], c)
 
     def _forward_cf(self, x, training):
-        if self._mode == "avg":
-            return x.mean(axis=(2, 3), keepdims=self.keepdims)
-        n, c = x.shape[0], x.shape[1]
-        m = reshape(x, (n, c, -1)).amax(axis=2)
-        return reshape(m, (n, c, 1, 1)) if self.keepdims else m
+        reduce = x.mean if self._mode == "avg" else x.amax   # amax: ties share the gradient, as in Keras
+        return reduce(axis=(2, 3), keepdims=self.keepdims)
 
 
 class GlobalAveragePooling2D(_GlobalPool2D):

@@ -14,10 +14,11 @@ from collections import namedtuple
 import numpy as np
 
 from ..autograd import Function
-from ..backend.dtypes import as_dtype, default_float, is_floating
+from ..backend.dtypes import as_dtype
 from ..errors import ShapeError
 from ..tensor import Tensor
 from ._util import normalize_axis, tensor_method
+from .elementwise import float_input
 from .shape import scatter_add
 
 __all__ = ["sum", "mean", "max", "min", "amax", "amin", "var", "std", "var_mean", "std_mean", "prod", "argmax",
@@ -311,8 +312,7 @@ def _reduce(cls, name, x, axis, keepdims, dim, **hyper):
 
 def _floating(x):
     """Integer/bool inputs of mean/var/std/logsumexp are computed in the default float dtype."""
-    x = _tensor(x)
-    return x if is_floating(x.dtype) else x.astype(default_float)
+    return float_input(_tensor(x))
 
 
 def _cast(x, dtype):
